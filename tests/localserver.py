@@ -7,6 +7,10 @@ Requests are recorded so tests can assert what was (not) fetched.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,9 +35,12 @@ class RecordedRequest:
 
 
 class LocalServer:
-    """Serves `routes`; unknown paths answer 404. `url(path)` gives the absolute URL of a path."""
+    """Serves `routes`; unknown paths answer 404. `url(path)` gives the absolute URL of a path.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    With `ssl_context` (see `tls_contexts`) it serves HTTPS and `url()` says so.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Response | Handler] = {}
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -41,9 +48,13 @@ class LocalServer:
         self._httpd.daemon_threads = True
         self.host = host
         self.port = self._httpd.server_address[1]
+        self.scheme = "http"
+        if ssl_context is not None:
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def paths_requested(self) -> list[str]:
         with self._lock:
@@ -77,8 +88,9 @@ class LocalServer:
 
         return _Handler
 
-    def start(self) -> LocalServer:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+    def start(self, poll_interval: float = 0.5) -> LocalServer:
+        """Serve in a daemon thread; `stop()` waits up to `poll_interval` for the loop to notice."""
+        threading.Thread(target=self._httpd.serve_forever, args=(poll_interval,), daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -87,9 +99,54 @@ class LocalServer:
 
 
 @contextmanager
-def serving(host: str = "127.0.0.1") -> Iterator[LocalServer]:
-    server = LocalServer(host).start()
+def serving(
+    host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None, poll_interval: float = 0.5
+) -> Iterator[LocalServer]:
+    server = LocalServer(host, ssl_context).start(poll_interval)
     try:
         yield server
     finally:
         server.stop()
+
+
+def tls_contexts(ip: str = "127.0.0.1") -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context, client context trusting it) for a throwaway CA and a leaf certificate for `ip`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    Key = ec.EllipticCurvePrivateKey
+
+    def certificate(subject: str, key: Key, issuer: str, signer: Key, ca: bool) -> x509.Certificate:
+        now = datetime.datetime.now(datetime.UTC)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(name(issuer))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))])
+            builder = builder.add_extension(san, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate("newsetl test CA", ca_key, "newsetl test CA", ca_key, ca=True)
+    leaf_cert = certificate(ip, leaf_key, "newsetl test CA", ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    key_pem = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with tempfile.NamedTemporaryFile(suffix=".pem") as chain:
+        chain.write(key_pem + leaf_cert.public_bytes(pem))
+        chain.flush()
+        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server.load_cert_chain(chain.name)
+    client = ssl.create_default_context(cadata=ca_cert.public_bytes(pem).decode("ascii"))
+    return server, client
