@@ -52,7 +52,7 @@ class EntityCount:
 
 @dataclass(frozen=True, slots=True)
 class TopicHit:
-    """A topic of the taxonomy assigned to an article, with a score in (0, 1] and the sentence that shows it."""
+    """A topic assigned to an article, with a score in (0, 1] and the sentence that shows it."""
 
     topic: str
     score: float

@@ -1,0 +1,277 @@
+"""transform.tagging rules on a blank English pipeline with an entity ruler: no statistical model."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from transform.records import EntityCount
+from transform.tagging import (
+    EVIDENCE_MAX_CHARS,
+    Tagger,
+    load_pipeline,
+    load_taxonomy,
+    normalise_entity,
+    parse_taxonomy,
+)
+
+ENTITY_PATTERNS = [
+    {"label": "PERSON", "pattern": "Netanyahu"},
+    {"label": "PERSON", "pattern": [{"LOWER": "netanyahu"}, {"LOWER": "'s"}]},
+    {"label": "PERSON", "pattern": "Donald Trump"},
+    {"label": "GPE", "pattern": "Gaza"},
+    {"label": "GPE", "pattern": "Cairo"},
+    {"label": "ORG", "pattern": "Hamas"},
+    {"label": "ORG", "pattern": "HAMAS"},
+    {"label": "ORG", "pattern": "the Pentagon"},
+    {"label": "ORG", "pattern": "Pentagon"},
+    {"label": "DATE", "pattern": "Monday"},
+]
+FILLER = "The weather was mild and the markets were quiet for most of the day. "  # 15 tokens, no topic
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("entity_ruler").add_patterns(ENTITY_PATTERNS)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def tagger(nlp: Language) -> Tagger:
+    return Tagger(nlp, load_taxonomy())
+
+
+def tag_one(tagger: Tagger, title: str | None, text: str):
+    (tagging,) = tagger.tag([(title, text)])
+    return tagging
+
+
+def topics_of(tagging) -> dict[str, float]:
+    return {hit.topic: hit.score for hit in tagging.topics}
+
+
+# --- entities -------------------------------------------------------------------------------------------
+
+
+def test_mentions_are_grouped_counted_and_keep_their_first_offset(tagger):
+    text = "Hamas met in Cairo. Netanyahu spoke. Later Hamas and Netanyahu's aides met in Cairo again."
+    tagging = tag_one(tagger, None, text)
+    assert tagging.entities == (
+        EntityCount("Hamas", "ORG", 2, 0),
+        EntityCount("Cairo", "GPE", 2, text.index("Cairo")),
+        EntityCount("Netanyahu", "PERSON", 2, text.index("Netanyahu")),
+    )
+
+
+def test_grouping_ignores_case_and_a_leading_the_and_keeps_the_first_surface(tagger):
+    tagging = tag_one(
+        tagger, None, "HAMAS said so. Hamas denied it. The Pentagon and the Pentagon and Pentagon."
+    )
+    assert {(e.text, e.label, e.count) for e in tagging.entities} == {
+        ("HAMAS", "ORG", 2),
+        ("Pentagon", "ORG", 3),
+    }
+
+
+def test_labels_outside_the_kept_set_are_dropped(tagger, nlp):
+    assert [e.label for e in tag_one(tagger, None, "On Monday, Gaza.").entities] == ["GPE"]
+    only_people = Tagger(nlp, load_taxonomy(), entity_labels=frozenset({"PERSON"}))
+    assert [e.text for e in tag_one(only_people, None, "Netanyahu in Gaza.").entities] == ["Netanyahu"]
+
+
+def test_title_mentions_count_and_offsets_index_title_then_text(tagger):
+    tagging = tag_one(tagger, "Gaza talks", "Talks on Gaza went on.")
+    (gaza,) = tagging.entities
+    assert (gaza.count, gaza.first_offset) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("surface", "label", "expected"),
+    [
+        ("the  Pentagon's", "ORG", "Pentagon"),
+        ("The United States", "GPE", "United States"),
+        ("Netanyahu\u2019s", "PERSON", "Netanyahu"),
+        ("Reuters'", "ORG", "Reuters"),
+        ("“Hamas”", "ORG", "Hamas"),
+        ("U.S.", "GPE", "U.S."),
+        ("The Godfather", "WORK_OF_ART", "The Godfather"),
+        ("The Rock", "PERSON", "The Rock"),
+        ("Donald\n  Trump", "PERSON", "Donald Trump"),
+    ],
+)
+def test_normalise_entity(surface, label, expected):
+    assert normalise_entity(surface, label) == expected
+
+
+# --- truncation (FAULTS 31) -----------------------------------------------------------------------------
+
+
+def test_text_over_max_chars_is_cut_and_flagged(nlp):
+    tagger = Tagger(nlp, load_taxonomy(), max_chars=60)
+    tagging = tag_one(tagger, None, "Hamas " + "word " * 20 + "Gaza " * 5)
+    assert tagging.truncated is True
+    assert [e.text for e in tagging.entities] == ["Hamas"]  # Gaza lies past the cut
+
+
+def test_text_over_spacy_max_length_never_raises_e088():
+    nlp = spacy.blank("en")
+    nlp.max_length = 1_000
+    tagger = Tagger(nlp, load_taxonomy(), max_chars=100_000)
+    tagging = tag_one(tagger, "A title", "ceasefire " * 500)
+    assert tagging.truncated is True
+    assert tagger.max_chars == 1_000
+
+
+def test_short_text_is_not_truncated_and_empty_input_gives_an_empty_tagging(tagger):
+    assert tag_one(tagger, "Gaza", "Calm day.").truncated is False
+    empty = tag_one(tagger, None, "")
+    assert (empty.entities, empty.topics, empty.truncated) == ((), (), False)
+    assert empty.tagger == tagger.name
+
+
+def test_batch_keeps_input_order(tagger):
+    taggings = tagger.tag([(None, "Gaza."), ("Hostages freed", ""), (None, "Hamas.")])
+    assert [t.entities[0].text if t.entities else None for t in taggings] == ["Gaza", None, "Hamas"]
+    assert [topics_of(t).keys() for t in taggings][1] == {"hostages"}
+
+
+# --- topics ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "topic"),
+    [
+        ("Truce holds for a second day", "ceasefire"),
+        ("Cease-fire collapses after rocket fire", "ceasefire"),
+        ("Calls grow for a humanitarian pause", "ceasefire"),
+        ("Families of hostages rally in Tel Aviv", "hostages"),
+        ("Two captives freed overnight", "hostages"),
+        ("Teenager abducted on October 7 returns home", "hostages"),
+        ("Aid convoy reaches the north", "humanitarian_aid"),
+        ("UN warns of famine in the north", "humanitarian_aid"),
+        ("Mediators return to Doha", "negotiations"),
+        ("Talks resume in Cairo", "negotiations"),
+    ],
+)
+def test_a_strong_term_in_the_title_assigns_its_topic(tagger, title, topic):
+    assert topic in topics_of(tag_one(tagger, title, ""))
+
+
+def test_singular_and_plural_both_match(tagger):
+    assert "hostages" in topics_of(tag_one(tagger, "A hostage speaks", ""))
+    assert "hostages" in topics_of(tag_one(tagger, "The hostages speak", ""))
+
+
+def test_one_weak_term_is_not_enough_but_two_are(tagger):
+    assert topics_of(tag_one(tagger, "Prime minister meets students", "")) == {}
+    assert "negotiations" in topics_of(tag_one(tagger, "Envoy's visit: leaders discuss the plan", ""))
+    assert "negotiations" in topics_of(tag_one(tagger, "Leaders discuss the plan", ""))
+
+
+def test_not_phrases_mask_shorter_terms(tagger):
+    assert "humanitarian_aid" not in topics_of(tag_one(tagger, "Senate passes military aid for Israel", ""))
+    assert "humanitarian_aid" in topics_of(tag_one(tagger, "Senate passes aid for Gaza civilians", ""))
+
+
+def test_a_passing_mention_in_a_long_body_is_not_assigned(tagger):
+    body = FILLER * 160 + "A ceasefire was mentioned once. " + FILLER * 5  # ~2,500 tokens
+    assert "ceasefire" not in topics_of(tag_one(tagger, None, body))
+    assert "ceasefire" in topics_of(tag_one(tagger, "Ceasefire talks", body))
+
+
+def test_repeated_mentions_in_a_body_are_assigned(tagger):
+    body = (FILLER * 30 + "The ceasefire held. ") * 5
+    assert topics_of(tag_one(tagger, None, body))["ceasefire"] > 0.5
+
+
+def test_title_hits_weigh_more_than_body_hits(tagger):
+    in_title = topics_of(tag_one(tagger, "Ceasefire agreed", FILLER * 20))["ceasefire"]
+    in_body = topics_of(tag_one(tagger, "News", FILLER * 20 + "Ceasefire agreed."))
+    assert 0 < in_body.get("ceasefire", 0.0) < in_title <= 1
+
+
+def test_terms_within_one_sentence_count_as_one_mention(tagger):
+    one = topics_of(tag_one(tagger, None, FILLER * 20 + "Hostages held aloft, sadly, quietly."))
+    many = topics_of(tag_one(tagger, None, FILLER * 20 + "Hostages held captive, abducted, kidnapped."))
+    assert one.get("hostages") == many.get("hostages")
+
+
+def test_scores_are_in_0_1_and_sorted(tagger):
+    tagging = tag_one(tagger, "Ceasefire and hostage talks", "Mediators in Cairo pushed for a truce.")
+    scores = [hit.score for hit in tagging.topics]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < score <= 1 for score in scores)
+
+
+def test_evidence_is_the_sentence_of_the_strongest_hit(tagger):
+    text = "Markets were calm. Qatari mediators said the truce would hold until Friday. Rain fell."
+    tagging = tag_one(tagger, "Regional news", text)
+    ceasefire = next(hit for hit in tagging.topics if hit.topic == "ceasefire")
+    assert ceasefire.evidence == "Qatari mediators said the truce would hold until Friday."
+
+
+def test_evidence_is_the_title_when_the_title_hit_is_strongest(tagger):
+    tagging = tag_one(tagger, "Truce agreed", "The truce starts at dawn.")
+    assert tagging.topics[0].evidence == "Truce agreed"
+
+
+def test_long_evidence_sentence_is_trimmed_around_the_hit(tagger):
+    text = "In a long sentence " + "with many words " * 40 + "the truce " + "and many more words " * 40 + "."
+    (hit,) = tag_one(tagger, None, text).topics
+    assert len(hit.evidence) <= EVIDENCE_MAX_CHARS
+    assert "truce" in hit.evidence
+
+
+def test_evidence_without_sentence_boundaries_in_the_pipeline():
+    nlp = spacy.blank("en")  # no sentencizer: the tagger falls back to its own sentence ends
+    tagger = Tagger(nlp, load_taxonomy())
+    tagging = tag_one(tagger, None, "Markets were calm. Mediators said the truce holds. Rain fell.")
+    assert {hit.evidence for hit in tagging.topics} == {"Mediators said the truce holds."}
+
+
+# --- names, pipeline, taxonomy --------------------------------------------------------------------------
+
+
+def test_tagger_name_carries_pipeline_and_taxonomy_versions(tagger, nlp):
+    taxonomy = load_taxonomy()
+    assert tagger.name == f"en_{nlp.meta['name']}-{nlp.meta['version']}+taxonomy-{taxonomy.version}"
+    assert tag_one(tagger, None, "Gaza").tagger == tagger.name
+
+
+def test_missing_pipeline_is_a_clear_value_error():
+    with pytest.raises(ValueError, match="spaCy pipeline 'no_such_pipeline' is not installed"):
+        load_pipeline("no_such_pipeline")
+
+
+def test_shipped_taxonomy_has_the_four_guide_topics():
+    taxonomy = load_taxonomy()
+    names = {topic.name for topic in taxonomy.topics}
+    assert {"ceasefire", "hostages", "humanitarian_aid", "negotiations"} <= names
+    assert all(topic.description and topic.terms and 0 < topic.threshold <= 1 for topic in taxonomy.topics)
+
+
+def test_taxonomy_file_is_read_from_a_path(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("version: '7'\ntopics:\n  - name: weather\n    description: rain\n    strong: [rain]\n")
+    taxonomy = load_taxonomy(path)
+    assert taxonomy.version == "7"
+    assert [term.phrase for term in taxonomy.topics[0].terms] == ["rain"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"version": "1"},
+        {"version": "1", "topics": [{"description": "no name", "strong": ["x"]}]},
+        {"version": "1", "topics": [{"name": "empty"}]},
+        {"version": "1", "topics": [{"name": "a", "strong": ["x"]}, {"name": "a", "strong": ["y"]}]},
+        {"version": "1", "topics": [{"name": "a", "strong": ["x"], "threshold": 1.5}]},
+    ],
+)
+def test_invalid_taxonomy_is_a_value_error(data):
+    with pytest.raises(ValueError):
+        parse_taxonomy(data)

