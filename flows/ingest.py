@@ -1,0 +1,274 @@
+"""The ingest flow: due feeds -> poll -> plan -> (fetch -> extract+tag -> load) per batch -> feed outcomes.
+
+Tasks wrap whole batches, never single articles: a Prefect task run costs milliseconds and server work,
+so per-article tasks would cost more than the work (PREFECT.md). Feed validators are stored only after all
+of a run's batches are loaded, so a run killed halfway re-polls its feeds and picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from prefect import flow, get_run_logger, runtime, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from extract.client import make_client
+from extract.pages import fetch_pages
+from extract.policy import HttpPolicy
+from extract.records import FetchResult, Outcome
+from flows.cpu import KillablePool, Overrun
+from flows.feedlist import feeds_from_urls, read_feed_file
+from flows.pagework import PageInput, PageOutput, make_page_handler
+from flows.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
+from flows.polling import poll_feeds
+from flows.settings import Settings
+from load import store
+from load.db import make_engine
+from load.migrate import upgrade
+from load.records import FeedSpec, FeedState, PageResult
+from transform.tagging import default_model_name, load_taxonomy
+from transform.urls import url_key
+
+# Characters of an article the tagger reads; past that it tags the head and flags the article (FAULTS 31).
+TAGGER_MAX_CHARS = 100_000
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """What a run did; every attempted feed and page is in exactly one outcome bucket."""
+
+    run_id: int = 0
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    articles_new: int = 0
+    articles_duplicate: int = 0
+    articles_failed: int = 0
+    articles_deferred: int = 0
+    entities_tagged: int = 0
+    topics_tagged: int = 0
+    feed_outcomes: Counter[str] = field(default_factory=Counter)
+    page_outcomes: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["feed_outcomes"], data["page_outcomes"] = dict(self.feed_outcomes), dict(self.page_outcomes)
+        return data
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(
+    feed_urls: list[str] | None = None,
+    feeds_file: str | None = None,
+    limit: int | None = None,
+    database_url: str | None = None,
+    allow_networks: list[str] | None = None,
+) -> dict[str, object]:
+    """Poll the feeds, fetch each new article once, extract, tag and load it."""
+    settings = Settings.from_env(os.environ).with_overrides(
+        database_url=database_url, allow_networks=tuple(allow_networks) if allow_networks else None
+    )
+    specs = feeds_from_urls(feed_urls) if feed_urls else read_feed_file(_feeds_path(feeds_file, settings))
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    parameters = {"feeds": len(specs), "feeds_file": feeds_file, "limit": limit, "feed_urls": feed_urls}
+    summary = run_ingest(engine, settings, specs, limit, parameters)
+    return summary.as_dict()
+
+
+def _feeds_path(feeds_file: str | None, settings: Settings) -> Path:
+    return Path(feeds_file) if feeds_file else settings.feeds_file
+
+
+def run_ingest(
+    engine: Engine,
+    settings: Settings,
+    specs: Sequence[FeedSpec],
+    limit: int | None,
+    parameters: dict[str, object],
+) -> RunSummary:
+    feeds, run_id = register_run(engine, specs, parameters)
+    summary = RunSummary(run_id=run_id)
+    taxonomy_version = load_taxonomy(settings.taxonomy_file).version
+    try:
+        with _http_client(settings) as (client, policy):
+            polled = poll_all_feeds(client, feeds, policy, summary)
+            page_plan = plan_fetches(engine, polled, settings, limit, summary)
+            with _page_pool(settings, len(page_plan.jobs)) as pool:
+                batches = list(_batches(page_plan.jobs, settings.batch_size))
+                for number, batch in enumerate(batches, start=1):
+                    process_batch(client, policy, pool, engine, run_id, batch, taxonomy_version, summary)
+                    get_run_logger().info("batch %d/%d loaded: %s", number, len(batches), _progress(summary))
+            record_feed_polls(engine, run_id, polled, page_plan)
+    except BaseException as error:
+        _finish(engine, run_id, "failed", summary, f"{type(error).__name__}: {error}")
+        raise
+    _finish(engine, run_id, "completed", summary)
+    return summary
+
+
+@task(cache_policy=NO_CACHE)
+def register_run(
+    engine: Engine, specs: Sequence[FeedSpec], parameters: dict[str, object]
+) -> tuple[list[FeedState], int]:
+    flow_run_id = runtime.flow_run.id
+    with Session(engine) as session, session.begin():
+        feeds = store.upsert_feeds(session, specs)
+        run_id = store.start_run(session, parameters, str(flow_run_id) if flow_run_id else None)
+    return feeds, run_id
+
+
+@task(cache_policy=NO_CACHE)
+def poll_all_feeds(
+    client: httpx.Client, feeds: list[FeedState], policy: HttpPolicy, summary: RunSummary
+) -> list[PolledFeed]:
+    polled = poll_feeds(client, feeds, policy)
+    summary.feed_outcomes.update(p.poll.outcome for p in polled)
+    summary.feeds_polled = len(polled)
+    summary.feeds_not_modified = summary.feed_outcomes[Outcome.NOT_MODIFIED]
+    summary.feeds_failed = (
+        summary.feeds_polled - summary.feeds_not_modified - summary.feed_outcomes[Outcome.OK]
+    )
+    get_run_logger().info("polled %d feeds: %s", len(polled), dict(summary.feed_outcomes))
+    return polled
+
+
+@task(cache_policy=NO_CACHE)
+def plan_fetches(
+    engine: Engine, polled: list[PolledFeed], settings: Settings, limit: int | None, summary: RunSummary
+) -> PagePlan:
+    keys = [url_key(entry.link) for item in polled for entry in item.entries]
+    with Session(engine) as session:
+        known = store.known_articles(session, keys)
+        retries = store.articles_to_retry(session, TRANSIENT_OUTCOMES, settings.max_page_attempts)
+    page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit)
+    summary.articles_duplicate, summary.articles_deferred = page_plan.duplicates, page_plan.deferred
+    get_run_logger().info(
+        "%d pages to fetch, %d entries already stored, %d left for a later run",
+        len(page_plan.jobs),
+        page_plan.duplicates,
+        page_plan.deferred,
+    )
+    return page_plan
+
+
+@task(cache_policy=NO_CACHE)
+def process_batch(
+    client: httpx.Client,
+    policy: HttpPolicy,
+    pool: KillablePool | None,
+    engine: Engine,
+    run_id: int,
+    batch: list[PageJob],
+    taxonomy_version: str,
+    summary: RunSummary,
+) -> None:
+    fetched = fetch_pages(client, [job.url for job in batch], policy)
+    outputs = _extract_and_tag(pool, fetched)
+    results = [_page_result(job, f, out) for job, f, out in zip(batch, fetched, outputs, strict=True)]
+    with Session(engine) as session, session.begin():
+        counts = store.load_pages(session, run_id, results, taxonomy_version)
+    summary.page_outcomes.update(r.outcome for r in results)
+    summary.articles_new += counts.articles_new
+    summary.articles_failed += counts.articles_failed
+    summary.entities_tagged += counts.entities_tagged
+    summary.topics_tagged += counts.topics_tagged
+
+
+@task(cache_policy=NO_CACHE)
+def record_feed_polls(engine: Engine, run_id: int, polled: list[PolledFeed], page_plan: PagePlan) -> None:
+    """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends."""
+    with Session(engine) as session, session.begin():
+        store.link_feed_items(session, page_plan.known_links)
+        for item in polled:
+            poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
+            if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full next time
+                poll = replace(poll, etag=None, last_modified=None, body_hash=None)
+            store.record_feed_poll(session, run_id, poll)
+
+
+def _extract_and_tag(
+    pool: KillablePool | None, fetched: Sequence[FetchResult]
+) -> list[PageOutput | Overrun | None]:
+    ok = [i for i, f in enumerate(fetched) if f.outcome == Outcome.OK]
+    if not ok or pool is None:
+        return [None] * len(fetched)
+    done = pool.map(
+        [PageInput(fetched[i].final_url or fetched[i].url, fetched[i].body, fetched[i].charset) for i in ok]
+    )
+    outputs: list[PageOutput | Overrun | None] = [None] * len(fetched)
+    for index, output in zip(ok, done, strict=True):
+        outputs[index] = output
+    return outputs
+
+
+def _page_result(job: PageJob, fetched: FetchResult, output: PageOutput | Overrun | None) -> PageResult:
+    base = PageResult(
+        url_key=job.url_key,
+        url=job.url,
+        outcome=str(fetched.outcome),
+        http_status=fetched.status,
+        duration_ms=round(fetched.elapsed_seconds * 1000),
+        listings=tuple(job.listings),
+        final_url=fetched.final_url,
+        fetched_at=datetime.now(UTC),
+        detail=fetched.detail,
+    )
+    if isinstance(output, Overrun):
+        detail = "worker died" if output.crashed else f"killed after {output.seconds:.0f} s"
+        return replace(base, outcome=Outcome.EXTRACT_TIMEOUT.value, detail=detail)
+    if isinstance(output, PageOutput):
+        return replace(
+            base, outcome=output.outcome, article=output.article, tagging=output.tagging, detail=output.detail
+        )
+    return base
+
+
+def _finish(engine: Engine, run_id: int, status: str, summary: RunSummary, error: str | None = None) -> None:
+    with Session(engine) as session, session.begin():
+        store.finish_run(session, run_id, status, summary.as_dict(), error)
+
+
+@contextmanager
+def _http_client(settings: Settings) -> Iterator[tuple[httpx.Client, HttpPolicy]]:
+    policy = HttpPolicy(
+        user_agent=settings.user_agent,
+        total_deadline=settings.page_deadline,
+        per_host_delay=settings.per_host_delay,
+        allowed_networks=settings.allow_networks,
+        respect_robots=settings.respect_robots,
+    )
+    with make_client(policy) as client:
+        yield client, policy
+
+
+@contextmanager
+def _page_pool(settings: Settings, jobs: int) -> Iterator[KillablePool | None]:
+    """Worker processes only when there is a page to process: they cost seconds to start."""
+    if not jobs:
+        yield None
+        return
+    model = settings.spacy_model or default_model_name()
+    setup_args = (model, settings.taxonomy_file, TAGGER_MAX_CHARS)
+    with KillablePool(
+        make_page_handler, setup_args, min(settings.workers, jobs), settings.extract_deadline
+    ) as pool:
+        yield pool
+
+
+def _batches(jobs: list[PageJob], size: int) -> Iterator[list[PageJob]]:
+    for start_at in range(0, len(jobs), size):
+        yield jobs[start_at : start_at + size]
+
+
+def _progress(summary: RunSummary) -> str:
+    return f"{summary.articles_new} articles new, {summary.articles_failed} failed so far"

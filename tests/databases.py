@@ -1,0 +1,62 @@
+"""Real databases for tests: a fresh SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from load.models import Base
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TESTS_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+# CI sets this so that an unreachable PostgreSQL fails the run instead of skipping its tests.
+REQUIRE_POSTGRES = os.environ.get("TESTS_REQUIRE_POSTGRES") == "1"
+
+
+@contextmanager
+def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of `kind` ("sqlite" or "postgresql")."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'news.db'}"
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"newsetl_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL is not reachable: {error.orig}")
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table of the schema."""
+    with engine.connect() as connection:
+        return {
+            name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in Base.metadata.tables.items()
+        }
+
+
+# Tables that record each attempt (one more row every run) rather than the data a run converges to.
+BOOKKEEPING_TABLES = frozenset({"runs", "feed_fetches", "page_fetches"})
+
+
+def data_counts(engine: Engine) -> dict[str, int]:
+    return {name: n for name, n in row_counts(engine).items() if name not in BOOKKEEPING_TABLES}

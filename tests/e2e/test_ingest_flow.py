@@ -1,0 +1,117 @@
+"""The ingest flow end to end: a local news site, the real flow, a real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from flows.ingest import ingest
+from load.db import make_engine
+from load.models import Article, ArticleEntity, ArticleTopic, Entity, Feed, FeedFetch, FeedItem, Run, Topic
+from tests.databases import data_counts
+from tests.e2e.conftest import write_feeds_file
+from tests.localserver import LocalServer
+
+PAGES = [
+    "/talks.html?utm_source=rss&utm_medium=feed",
+    "/aid.html",
+    "/hostages.html",
+    "/missing.html",
+    "/report.pdf",
+    "/markets.html",
+]
+
+
+def _run(site: LocalServer, database_url: str, tmp_path: Path, **kwargs: object) -> dict[str, object]:
+    feeds = write_feeds_file(
+        tmp_path, [site.url("/world.rss"), site.url("/business.atom"), site.url("/consent.xml")]
+    )
+    return ingest(feeds_file=str(feeds), database_url=database_url, **kwargs)
+
+
+def test_first_run_loads_each_article_once_and_records_every_outcome(site, database_url, tmp_path) -> None:
+    summary = _run(site, database_url, tmp_path)
+
+    assert summary["feeds_polled"] == 3 and summary["feeds_failed"] == 1
+    assert summary["feed_outcomes"] == {"ok": 2, "not_a_feed": 1}
+    assert summary["page_outcomes"] == {"ok": 4, "gone": 1, "not_html": 1}
+    assert (summary["articles_new"], summary["articles_failed"], summary["articles_duplicate"]) == (4, 2, 1)
+    assert sorted(
+        p
+        for p in site.paths_requested()
+        if p not in ("/robots.txt",) and not p.endswith((".rss", ".atom", ".xml"))
+    ) == sorted(PAGES)
+    engine = make_engine(database_url)
+    with engine.connect() as db:
+        outcomes = dict(db.execute(select(Article.url, Article.outcome)).all())
+        assert sorted(outcomes.values()) == ["gone", "not_html", "ok", "ok", "ok", "ok"]
+        assert db.execute(select(Run.status)).scalar_one() == "completed"
+        assert sorted(db.execute(select(FeedFetch.outcome)).scalars()) == ["not_a_feed", "ok", "ok"]
+
+
+def test_an_article_listed_by_two_feeds_is_one_article_with_two_links(site, database_url, tmp_path) -> None:
+    _run(site, database_url, tmp_path)
+    engine = make_engine(database_url)
+    with engine.connect() as db:
+        talks = db.execute(select(Article).where(Article.title.like("Mediators push%"))).one()
+        feeds = db.execute(
+            select(Feed.url)
+            .join(FeedItem, FeedItem.feed_id == Feed.id)
+            .where(FeedItem.article_id == talks.id)
+        ).scalars()
+        assert sorted(url.rsplit("/", 1)[1] for url in feeds) == ["business.atom", "world.rss"]
+        assert talks.canonical_url == "https://fixture-news.example/talks"
+        assert talks.authors == ["Amira Haddad"]
+        assert talks.published_at.isoformat().startswith("2024-02-10")
+        assert talks.language == "en"
+        assert "six-week truce" in talks.text
+
+
+def test_articles_are_tagged_with_entities_and_topics(site, database_url, tmp_path) -> None:
+    summary = _run(site, database_url, tmp_path)
+    engine = make_engine(database_url)
+    with engine.connect() as db:
+        topic_rows = db.execute(
+            select(Article.title, Topic.name)
+            .join(ArticleTopic, ArticleTopic.article_id == Article.id)
+            .join(Topic, Topic.id == ArticleTopic.topic_id)
+        ).all()
+        topics_by_title: dict[str, set[str]] = {}
+        for title, topic in topic_rows:
+            topics_by_title.setdefault(title.split()[0], set()).add(topic)
+        entities = set(db.execute(select(Entity.name, Entity.label)).all())
+        taggers = set(db.execute(select(ArticleEntity.tagger)).scalars())
+    assert {"ceasefire", "negotiations"} <= topics_by_title["Mediators"]
+    assert "humanitarian_aid" in topics_by_title["Aid"]
+    assert "hostages" in topics_by_title["Families"]
+    assert "European" not in topics_by_title  # a markets story is about none of the topics
+    assert ("Benjamin Netanyahu", "PERSON") in entities and ("Gaza", "GPE") in entities
+    assert len(taggers) == 1 and next(iter(taggers))  # every tag names the tagger that made it
+    assert summary["entities_tagged"] > 10 and summary["topics_tagged"] >= 4
+
+
+def test_a_second_run_over_unchanged_feeds_fetches_no_page_and_adds_no_row(
+    site, database_url, tmp_path
+) -> None:
+    _run(site, database_url, tmp_path)
+    engine = make_engine(database_url)
+    before = data_counts(engine)
+    requests_before = len(site.requests)
+
+    summary = _run(site, database_url, tmp_path)
+
+    new_requests = [r.path for r in site.requests[requests_before:]]
+    assert sorted(new_requests) == ["/business.atom", "/consent.xml", "/world.rss"]
+    assert summary["feed_outcomes"] == {"not_modified": 2, "not_a_feed": 1}
+    assert summary["articles_new"] == 0 and summary["articles_failed"] == 0
+    assert data_counts(engine) == before
+
+
+def test_limit_defers_pages_and_the_next_run_fetches_them(site, database_url, tmp_path) -> None:
+    first = _run(site, database_url, tmp_path, limit=2)
+    assert first["articles_new"] + first["articles_failed"] == 2 and first["articles_deferred"] == 4
+    second = _run(site, database_url, tmp_path)
+    assert second["articles_new"] + second["articles_failed"] == 4
+    with make_engine(database_url).connect() as db:
+        assert len(db.execute(select(Article.id)).all()) == 6

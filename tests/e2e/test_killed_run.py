@@ -1,0 +1,79 @@
+"""A run killed halfway (SIGKILL, mid-batch) and started again ends with exactly the rows of a clean run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from http.server import BaseHTTPRequestHandler
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from flows.ingest import ingest
+from load.db import make_engine
+from load.models import Article
+from tests.databases import data_counts, fresh_database
+from tests.e2e.conftest import write_feeds_file
+from tests.localserver import LocalServer, Response
+
+PAGE_DELAY = 0.7  # seconds a page takes to arrive: time enough to kill the run between batches
+
+
+def _slow(response: Response):
+    def handle(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(PAGE_DELAY)
+        handler.send_response(response.status)
+        for name, value in response.headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(response.body)))
+        handler.end_headers()
+        handler.wfile.write(response.body)
+
+    return handle
+
+
+def _articles(url: str) -> int:
+    try:
+        with make_engine(url).connect() as db:
+            return db.execute(select(func.count()).select_from(Article)).scalar_one()
+    except (OperationalError, ProgrammingError):  # schema not there yet
+        return 0
+
+
+def _outcomes(url: str) -> list[tuple[str, str]]:
+    with make_engine(url).connect() as db:
+        return sorted(db.execute(select(Article.url_key, Article.outcome)).all())
+
+
+def test_a_killed_run_rerun_converges_to_a_clean_run(
+    site: LocalServer, database_url, tmp_path, prefect_api
+) -> None:
+    for path, route in list(site.routes.items()):
+        if isinstance(route, Response) and ".html" in path:
+            site.routes[path] = _slow(route)
+    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "NEWSETL_BATCH_SIZE": "1"}
+    killed = subprocess.Popen(
+        ["newsetl", "run", "--feeds", str(feeds), "--db", database_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while _articles(database_url) < 2 and time.monotonic() < deadline and killed.poll() is None:
+        time.sleep(0.1)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    halfway = _articles(database_url)
+    assert 2 <= halfway < 6, "the run was not killed halfway"
+
+    ingest(feeds_file=str(feeds), database_url=database_url)
+
+    (tmp_path / "clean").mkdir()
+    with fresh_database("sqlite", tmp_path / "clean") as clean_url:
+        ingest(feeds_file=str(feeds), database_url=clean_url)
+        assert data_counts(make_engine(database_url)) == data_counts(make_engine(clean_url))
+        assert _outcomes(database_url) == _outcomes(clean_url)

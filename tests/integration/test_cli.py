@@ -1,0 +1,98 @@
+"""The `newsetl` command's faces that need no Prefect: bad input exits 2 with one line; JSON lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_a_missing_feeds_file_exits_2_naming_it(tmp_path, capsys) -> None:
+    assert main(["run", "--feeds", str(tmp_path / "nope.yaml"), "--db", f"sqlite:///{tmp_path}/x.db"]) == 2
+    line = _one_error_line(capsys)
+    assert "nope.yaml not found" in line and "--feeds" in line
+
+
+def test_a_malformed_feeds_file_exits_2_naming_the_entry(tmp_path, capsys) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://ok.example/rss\n  - url: file:///etc/passwd\n")
+    assert main(["run", "--feeds", str(feeds), "--db", f"sqlite:///{tmp_path}/x.db"]) == 2
+    assert "feeds[1]" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("nosuchdriver://x", "unusable database URL"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "cannot connect to database"),
+        ("sqlite:////nonexistent-dir/sub/x.db", "cannot connect to database"),
+    ],
+)
+def test_an_unusable_database_url_exits_2(url, expected, capsys) -> None:
+    assert main(["run", "https://feeds.example/rss", "--db", url]) == 2
+    line = _one_error_line(capsys)
+    assert expected in line and "NEWSETL_DATABASE_URL" in line
+
+
+def test_an_unknown_setting_exits_2_and_lists_the_known_ones(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("NEWSETL_DATABSE_URL", "sqlite://")
+    assert main(["run", "https://feeds.example/rss"]) == 2
+    line = _one_error_line(capsys)
+    assert "NEWSETL_DATABSE_URL" in line and "NEWSETL_DATABASE_URL" in line
+
+
+def test_db_upgrade_creates_the_schema_at_head(tmp_path, capsys) -> None:
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert main(["db", "current", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "database revision 0001; this newsetl expects 0001" in out
+
+
+def _newsetl(args: list[str], lines: list[object]) -> list[dict[str, object]]:
+    stdin = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    done = subprocess.run(
+        ["newsetl", *args], input=stdin, capture_output=True, text=True, timeout=300, check=True
+    )
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_extract_jsonl_writes_one_line_per_page_and_reports_bad_lines() -> None:
+    html = (SITE / "talks.html").read_text()
+    out = _newsetl(
+        ["extract", "--jsonl"],
+        [
+            {"id": "a", "url": "https://fixture-news.example/talks?from=rss", "html": html},
+            "not json",
+            {"id": 2},
+        ],
+    )
+    assert [o["id"] for o in out] == ["a", None, 2]
+    assert out[0]["title"].startswith("Mediators push for Gaza ceasefire")
+    assert out[0]["authors"] == ["Amira Haddad"] and out[0]["language"] == "en"
+    assert out[0]["published_at"].startswith("2024-02-10")
+    assert out[0]["canonical_url"] == "https://fixture-news.example/talks"
+    assert out[1]["error"] == out[2]["error"] == "bad_input"
+
+
+def test_tag_jsonl_gives_entities_and_topics_with_the_real_model() -> None:
+    text = "Mediators from Qatar and Egypt met in Cairo to negotiate a ceasefire and the release of hostages."
+    out = _newsetl(["tag", "--jsonl"], [{"id": 7, "text": text, "title": "Ceasefire talks in Cairo"}])
+    assert out[0]["id"] == 7
+    entities = {(e["text"], e["label"]) for e in out[0]["entities"]}
+    assert ("Cairo", "GPE") in entities and ("Qatar", "GPE") in entities
+    topics = {t["topic"] for t in out[0]["topics"]}
+    assert {"ceasefire", "hostages", "negotiations"} <= topics
+    assert all(0 < t["score"] <= 1 and t["evidence"] for t in out[0]["topics"])

@@ -1,0 +1,132 @@
+"""Idempotent loads into a real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from load import store
+from load.db import make_engine
+from load.migrate import upgrade
+from load.models import Article, Entity, Run
+from load.records import FeedPoll, FeedSpec, Listing, PageResult
+from tests.databases import data_counts
+from transform.records import EntityCount, ExtractedArticle, Tagging, TopicHit
+
+TAGGING = Tagging(
+    entities=(EntityCount("Gaza", "GPE", 3, 10), EntityCount("Hamas", "ORG", 1, 40)),
+    topics=(TopicHit("ceasefire", 0.8, "A truce was agreed."),),
+    tagger="test-tagger",
+)
+
+
+def _article(text: str = "A truce was agreed in Gaza.\x00") -> ExtractedArticle:
+    return ExtractedArticle(
+        "Truce", text.replace("\x00", ""), ("A. Writer",), datetime(2024, 2, 1, tzinfo=UTC), "en", None
+    )
+
+
+def _page(key: str, outcome: str = "ok", feed_id: int = 1) -> PageResult:
+    ok = outcome == "ok"
+    return PageResult(
+        url_key=key,
+        url=f"https://news.example/{key}",
+        outcome=outcome,
+        http_status=200 if ok else 503,
+        duration_ms=5,
+        listings=(Listing(feed_id, key),),
+        article=_article() if ok else None,
+        tagging=TAGGING if ok else None,
+    )
+
+
+@pytest.fixture
+def session(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with Session(engine) as session, session.begin():
+        feeds = store.upsert_feeds(
+            session,
+            [
+                FeedSpec("https://news.example/rss", "k1", "News", "news.example"),
+                FeedSpec("https://other.example/rss", "k2", "Other", "other.example"),
+            ],
+        )
+        assert [f.id for f in feeds] == [1, 2]
+    with Session(engine) as session:
+        yield session
+
+
+def _load(session: Session, pages: list[PageResult]) -> store.BatchCounts:
+    with session.begin():
+        run_id = store.start_run(session, {}, None)
+        return store.load_pages(session, run_id, pages, "1")
+
+
+def test_loading_the_same_batch_twice_adds_no_data_row(session) -> None:
+    first = _load(session, [_page("a"), _page("b"), _page("c", "server_error")])
+    before = data_counts(session.get_bind())
+    second = _load(session, [_page("a"), _page("b"), _page("c", "server_error")])
+    assert (first.articles_new, first.articles_failed, first.entities_tagged, first.topics_tagged) == (
+        2,
+        1,
+        4,
+        2,
+    )
+    assert second.articles_new == 0 and second.entities_tagged == 0
+    after = data_counts(session.get_bind())
+    assert after == before and after["entities"] == 2 and after["article_entities"] == 4
+
+
+def test_a_failed_refetch_never_overwrites_stored_text(session) -> None:
+    _load(session, [_page("a")])
+    _load(session, [_page("a", "server_error")])
+    article = session.execute(select(Article).where(Article.url_key == "a")).scalar_one()
+    assert (article.outcome, article.text, article.attempts) == ("ok", "A truce was agreed in Gaza.", 1)
+
+
+def test_a_transient_failure_is_replaced_by_a_later_success_and_counts_attempts(session) -> None:
+    _load(session, [_page("a", "timeout")])
+    _load(session, [_page("a", "timeout")])
+    counts = _load(session, [_page("a")])
+    article = session.execute(select(Article).where(Article.url_key == "a")).scalar_one()
+    assert (article.outcome, article.attempts, counts.articles_new) == ("ok", 3, 1)
+    assert session.execute(select(Entity.name).order_by(Entity.name)).scalars().all() == ["Gaza", "Hamas"]
+
+
+def test_one_article_listed_by_two_feeds_has_two_links(session) -> None:
+    _load(session, [_page("a", feed_id=1)])
+    with session.begin():
+        assert (
+            store.link_feed_items(
+                session, [("a", Listing(2, "g")), ("a", Listing(1, "a")), ("zz", Listing(2, None))]
+            )
+            == 2
+        )
+    assert data_counts(session.get_bind())["feed_items"] == 2
+
+
+def test_datetimes_come_back_utc_aware_on_every_dialect(session) -> None:
+    _load(session, [_page("a")])
+    article = session.execute(select(Article)).scalar_one()
+    assert article.published_at == datetime(2024, 2, 1, tzinfo=UTC)
+    assert article.first_seen_at.tzinfo is not None
+    run = session.execute(select(Run)).scalar_one()
+    assert run.started_at.utcoffset().total_seconds() == 0
+
+
+def test_feed_validators_are_kept_only_from_successful_polls(session) -> None:
+    with session.begin():
+        run_id = store.start_run(session, {}, None)
+        store.record_feed_poll(
+            session, run_id, FeedPoll(1, "ok", 200, 3, 10, 10, etag='"v1"', body_hash="h1")
+        )
+        store.record_feed_poll(session, run_id, FeedPoll(2, "server_error", 500, 3, etag='"bogus"'))
+    feeds = store.upsert_feeds(
+        session, [FeedSpec("https://news.example/rss", "k1"), FeedSpec("https://other.example/rss", "k2")]
+    )
+    assert (feeds[0].etag, feeds[0].body_hash) == ('"v1"', "h1")
+    assert (feeds[1].etag, feeds[1].body_hash) == (None, None)
