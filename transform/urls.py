@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import SplitResult, unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 _WEB_SCHEMES = frozenset({"http", "https"})
 _KEY_SCHEME = "https"
@@ -58,6 +58,7 @@ _TRACKING_PARAMS = frozenset(
     }
 )
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_WHITESPACE = re.compile(r"\s")
 
 
 def normalize_url(url: str) -> str:
@@ -69,8 +70,8 @@ def normalize_url(url: str) -> str:
     scheme = parts.scheme.lower()
     web = scheme in _WEB_SCHEMES
     netloc = _normalize_netloc(parts, web)
-    path = _upper_escapes(parts.path) or ("/" if netloc else "")
-    query = _normalize_query(parts.query)
+    path = _upper_escapes(_escape_whitespace(parts.path)) or ("/" if netloc else "")
+    query = _normalize_query(_escape_whitespace(parts.query))
     return urlunsplit((_KEY_SCHEME if web else scheme, netloc, path, query, ""))
 
 
@@ -140,6 +141,11 @@ def _normalize_query(query: str) -> str:
 def _is_tracking(part: str) -> bool:
     name = unquote_plus(part.partition("=")[0]).strip().lower()
     return name.startswith(_TRACKING_PREFIXES) or name in _TRACKING_PARAMS
+
+
+def _escape_whitespace(text: str) -> str:
+    """Percent-encode white space as browsers do, so that stripping the URL can never change the key."""
+    return _WHITESPACE.sub(lambda match: quote(match.group()), text)
 
 
 def _upper_escapes(text: str) -> str:
