@@ -102,6 +102,7 @@ class _Hit:
     sentence: tuple[int, int]  # character bounds of its sentence (the title, for a title hit)
     start_char: int
     end_char: int
+    term: str  # the matched text, lower-cased
 
     @property
     def strength(self) -> float:
@@ -212,7 +213,7 @@ class Tagger:
         found = []
         for topic, hits in hits_by_topic.items():
             score = _topic_score(hits)
-            if score >= self._rules[topic].threshold:
+            if score >= self._rules[topic].threshold and _corroborated(hits):
                 strongest = max(hits, key=lambda hit: (hit.strength, -hit.start_char))
                 found.append(TopicHit(topic, score, _evidence(doc.text, strongest)))
         return tuple(sorted(found, key=lambda hit: (-hit.score, hit.topic)))
@@ -232,8 +233,21 @@ class Tagger:
                 in_title = span.start_char < title_end
                 sentence = (0, title_end) if in_title else _sentence_bounds(span, title_end)
                 place = TITLE_WEIGHT if in_title else body_factor
-                hits.append(_Hit(topic, weight, place, sentence, span.start_char, span.end_char))
+                term = span.text.lower()
+                hits.append(_Hit(topic, weight, place, sentence, span.start_char, span.end_char, term))
         return hits
+
+
+def _corroborated(hits: Sequence[_Hit]) -> bool:
+    """A strong term, or two different weak terms in one sentence. Without this, a weak word repeated
+    through a long text about something else ("water" in a recipe, "talks" in a football story) adds up
+    to a topic the text is not about."""
+    if any(hit.weight >= SENTENCE_WEIGHT_CAP for hit in hits):
+        return True
+    terms_by_sentence: dict[tuple[int, int], set[str]] = {}
+    for hit in hits:
+        terms_by_sentence.setdefault(hit.sentence, set()).add(hit.term)
+    return any(len(terms) >= 2 for terms in terms_by_sentence.values())
 
 
 def _topic_score(hits: Iterable[_Hit]) -> float:

@@ -275,3 +275,16 @@ def test_taxonomy_file_is_read_from_a_path(tmp_path):
 def test_invalid_taxonomy_is_a_value_error(data):
     with pytest.raises(ValueError):
         parse_taxonomy(data)
+
+
+def test_a_weak_word_repeated_through_an_unrelated_text_is_no_topic(tagger):
+    # From the article corpus: recipes and space stories were tagged humanitarian_aid for "water" and "food".
+    text = (
+        "Fill the canner with water. Bring the water to a boil. Keep the water hot. Food keeps for a year. "
+    )
+    assert "humanitarian_aid" not in topics_of(tag_one(tagger, "Water plumes on Europa", text * 3))
+
+
+def test_two_different_weak_words_in_one_sentence_corroborate_each_other(tagger):
+    tagging = tag_one(tagger, "Trucks carrying food wait at the crossing", "Officials gave no reason. " * 3)
+    assert "humanitarian_aid" in topics_of(tagging)
