@@ -80,7 +80,7 @@ def sniff_page(result: FetchResult) -> FetchResult:
 
 
 class _Host:
-    """One host's politeness clock and circuit breaker, used by a single worker thread."""
+    """One host's politeness clock and circuit breaker, used by one worker thread at a time."""
 
     def __init__(self, policy: HttpPolicy) -> None:
         self._delay = policy.per_host_delay
@@ -184,30 +184,50 @@ def _group_by_host(urls: Sequence[str], results: _Results) -> dict[str, list[tup
     return groups
 
 
+class CrawlState:
+    """What a run remembers about hosts: politeness clocks, circuit breakers and robots.txt rules.
+
+    Share one across the fetch_pages calls of a run, so that a host that failed, or asked us to stop, in one
+    batch stays stopped in the next, and robots.txt is fetched once per run rather than once per batch.
+    """
+
+    def __init__(self, client: httpx.Client, policy: HttpPolicy) -> None:
+        self.robots = RobotsCache(client, policy)
+        self._policy = policy
+        self._hosts: dict[str, _Host] = {}
+        self._lock = threading.Lock()
+
+    def host(self, name: str) -> _Host:
+        with self._lock:
+            return self._hosts.setdefault(name, _Host(self._policy))
+
+
 def fetch_pages(
     client: httpx.Client,
     urls: Sequence[str],
     policy: HttpPolicy,
     *,
+    state: CrawlState | None = None,
     on_result: ResultCallback | None = None,
 ) -> list[FetchResult]:
     """One FetchResult per URL, in input order; `on_result` sees each as it completes (serialised).
 
     Concurrent across hosts (policy.max_parallel_hosts threads), sequential and `per_host_delay` apart within
-    a host. An unexpected exception in any worker cancels the hosts not yet started and propagates.
+    a host. `state` carries host memory between calls (default: fresh for this call). An unexpected
+    exception in any worker cancels the hosts not yet started and propagates.
     """
     results = _Results(len(urls), on_result)
     groups = _group_by_host(urls, results)
-    robots = RobotsCache(client, policy)
+    crawl = state or CrawlState(client, policy)
 
-    def run_host(items: list[tuple[int, str]]) -> None:
-        host = _Host(policy)
+    def run_host(name: str, items: list[tuple[int, str]]) -> None:
+        host = crawl.host(name)
         for index, url in items:
-            results.put(index, _fetch_one(client, url, policy, robots, host))
+            results.put(index, _fetch_one(client, url, policy, crawl.robots, host))
 
     workers = max(1, min(policy.max_parallel_hosts, len(groups)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsetl-pages") as pool:
-        futures = [pool.submit(run_host, items) for items in groups.values()]
+        futures = [pool.submit(run_host, name, items) for name, items in groups.items()]
         try:
             for future in as_completed(futures):
                 future.result()

@@ -78,7 +78,7 @@ def rules_from_fetch(origin: str, result: FetchResult) -> RobotsRules:
 
 
 class RobotsCache:
-    """Rules per origin, each fetched at most once for the life of the cache (one fetch_pages call)."""
+    """Rules per origin, each fetched at most once for the life of the cache (a run's CrawlState)."""
 
     def __init__(self, client: httpx.Client, policy: HttpPolicy) -> None:
         self._client = client

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flows.feedlist import FeedListError, feeds_from_urls, read_feed_file
 from flows.settings import Settings, SettingsError
-from load.db import DatabaseUrlError, make_engine
+from load.db import DatabaseUrlError, make_engine, safe_url
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -117,6 +117,7 @@ def command_run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         raise UsageError("--limit must be 0 or more")
     specs = feeds_from_urls(args.urls) if args.urls else read_feed_file(args.feeds or settings.feeds_file)
+    _check_tagging(settings)
     _connectable(settings.database_url).dispose()
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -179,6 +180,15 @@ def command_db_current(args: argparse.Namespace) -> int:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
+def _check_tagging(settings: Settings) -> None:
+    from flows.pagework import resolve_tagging
+
+    try:
+        resolve_tagging(settings)
+    except ValueError as error:
+        raise UsageError(f"{error}; set NEWSETL_SPACY_MODEL / NEWSETL_TAXONOMY_FILE") from error
+
+
 def _settings(**overrides: Any) -> Settings:
     return Settings.from_env(os.environ).with_overrides(**overrides)
 
@@ -194,7 +204,7 @@ def _connectable(url: str) -> Engine:
     except SQLAlchemyError as error:
         reason = str(error.orig if hasattr(error, "orig") else error).strip().splitlines()[0]
         raise UsageError(
-            f"cannot connect to database {url!r}: {reason}; set --db or NEWSETL_DATABASE_URL"
+            f"cannot connect to database {safe_url(url)!r}: {reason}; set --db or NEWSETL_DATABASE_URL"
         ) from error
     return engine
 
@@ -211,7 +221,12 @@ def format_summary(summary: dict[str, Any], seconds: float, feeds_listed: int) -
             f"failed {summary['feeds_failed']}{breakdown(summary['feed_outcomes'])}",
             f"  articles  new {summary['articles_new']}, duplicate {summary['articles_duplicate']}, "
             f"failed {summary['articles_failed']}{breakdown(summary['page_outcomes'])}"
-            + (f", left for later {summary['articles_deferred']}" if summary["articles_deferred"] else ""),
+            + (f", left for later {summary['articles_deferred']}" if summary["articles_deferred"] else "")
+            + (
+                f", stored by another run {summary['articles_stored_elsewhere']}"
+                if summary["articles_stored_elsewhere"]
+                else ""
+            ),
             f"  tagged    entities {summary['entities_tagged']}, topics {summary['topics_tagged']}",
         ]
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
 from load.records import FeedSpec
-from transform.urls import host_of, url_key
+from transform.urls import host_of, resolve_link, url_key
+
+MAX_SOURCE_CHARS = 200  # the width of sources.name
 
 
 class FeedListError(ValueError):
@@ -38,8 +39,10 @@ def feeds_from_urls(urls: Sequence[str]) -> list[FeedSpec]:
 def _spec(item: Any, where: str) -> FeedSpec:
     url, source = (item, None) if isinstance(item, str) else _url_and_source(item, where)
     url = url.strip()
-    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise FeedListError(f"{where}: {url!r} is not an http(s) URL")
+    if resolve_link(url, url) != url:
+        raise FeedListError(f"{where}: {url!r} is not a usable http(s) URL")
+    if source is not None and len(source) > MAX_SOURCE_CHARS:
+        raise FeedListError(f"{where}: source name longer than {MAX_SOURCE_CHARS} characters")
     return FeedSpec(url=url, url_key=url_key(url), source=source, source_domain=_domain(url, source))
 
 

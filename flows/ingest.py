@@ -19,23 +19,23 @@ import httpx
 from prefect import flow, get_run_logger, runtime, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from extract.client import make_client
-from extract.pages import fetch_pages
+from extract.pages import CrawlState, fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
 from flows.cpu import KillablePool, Overrun
 from flows.feedlist import feeds_from_urls, read_feed_file
-from flows.pagework import PageInput, PageOutput, make_page_handler
+from flows.pagework import PageInput, PageOutput, TaggingSetup, make_page_handler, resolve_tagging
 from flows.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
 from flows.polling import poll_feeds
 from flows.settings import Settings
 from load import store
 from load.db import make_engine
 from load.migrate import upgrade
-from load.records import FeedSpec, FeedState, PageResult
-from transform.tagging import default_model_name, load_taxonomy
+from load.records import FeedPoll, FeedSpec, FeedState, PageResult
 from transform.urls import url_key
 
 # Characters of an article the tagger reads; past that it tags the head and flags the article (FAULTS 31).
@@ -54,6 +54,7 @@ class RunSummary:
     articles_duplicate: int = 0
     articles_failed: int = 0
     articles_deferred: int = 0
+    articles_stored_elsewhere: int = 0  # fetched here, but a concurrent run stored the article first
     entities_tagged: int = 0
     topics_tagged: int = 0
     feed_outcomes: Counter[str] = field(default_factory=Counter)
@@ -96,24 +97,46 @@ def run_ingest(
     limit: int | None,
     parameters: dict[str, object],
 ) -> RunSummary:
+    tagging = resolve_tagging(settings)  # a missing model or taxonomy fails here, before any row is written
     feeds, run_id = register_run(engine, specs, parameters)
     summary = RunSummary(run_id=run_id)
-    taxonomy_version = load_taxonomy(settings.taxonomy_file).version
+    polled: list[PolledFeed] = []
     try:
         with _http_client(settings) as (client, policy):
             polled = poll_all_feeds(client, feeds, policy, summary)
             page_plan = plan_fetches(engine, polled, settings, limit, summary)
-            with _page_pool(settings, len(page_plan.jobs)) as pool:
-                batches = list(_batches(page_plan.jobs, settings.batch_size))
-                for number, batch in enumerate(batches, start=1):
-                    process_batch(client, policy, pool, engine, run_id, batch, taxonomy_version, summary)
-                    get_run_logger().info("batch %d/%d loaded: %s", number, len(batches), _progress(summary))
+            batch = BatchContext(
+                client, policy, CrawlState(client, policy), engine, run_id, tagging.taxonomy.version
+            )
+            with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
+                _fetch_and_load(replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary)
             record_feed_polls(engine, run_id, polled, page_plan)
     except BaseException as error:
-        _finish(engine, run_id, "failed", summary, f"{type(error).__name__}: {error}")
+        _record_failure(engine, run_id, polled, summary, error)
         raise
     _finish(engine, run_id, "completed", summary)
     return summary
+
+
+def _fetch_and_load(context: BatchContext, jobs: list[PageJob], size: int, summary: RunSummary) -> None:
+    batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
+    for number, batch in enumerate(batches, start=1):
+        process_batch(context, batch, summary)
+        get_run_logger().info("batch %d/%d loaded: %s", number, len(batches), _progress(summary))
+
+
+def _record_failure(
+    engine: Engine, run_id: int, polled: list[PolledFeed], summary: RunSummary, error: BaseException
+) -> None:
+    """Mark the run failed and keep its feed outcomes, without validators so that the next run polls those
+    feeds in full. Best effort: when the database itself is what failed, the original error is what counts."""
+    try:
+        with Session(engine) as session, session.begin():
+            for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
+                store.record_feed_poll(session, run_id, _without_validators(item.poll))
+        _finish(engine, run_id, "failed", summary, f"{type(error).__name__}: {error}")
+    except SQLAlchemyError as also:
+        get_run_logger().error("could not record the failure of run %d: %s", run_id, also)
 
 
 @task(cache_policy=NO_CACHE)
@@ -149,7 +172,8 @@ def plan_fetches(
     keys = [url_key(entry.link) for item in polled for entry in item.entries]
     with Session(engine) as session:
         known = store.known_articles(session, keys)
-        retries = store.articles_to_retry(session, TRANSIENT_OUTCOMES, settings.max_page_attempts)
+        feed_ids = [item.feed.id for item in polled]
+        retries = store.articles_to_retry(session, feed_ids, TRANSIENT_OUTCOMES, settings.max_page_attempts)
     page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit)
     summary.articles_duplicate, summary.articles_deferred = page_plan.duplicates, page_plan.deferred
     get_run_logger().info(
@@ -161,25 +185,31 @@ def plan_fetches(
     return page_plan
 
 
+@dataclass(frozen=True, slots=True)
+class BatchContext:
+    """What every batch of a run shares: the HTTP client and host memory, the workers, the database."""
+
+    client: httpx.Client
+    policy: HttpPolicy
+    crawl: CrawlState
+    engine: Engine
+    run_id: int
+    taxonomy_version: str
+    pool: KillablePool | None = None
+
+
 @task(cache_policy=NO_CACHE)
-def process_batch(
-    client: httpx.Client,
-    policy: HttpPolicy,
-    pool: KillablePool | None,
-    engine: Engine,
-    run_id: int,
-    batch: list[PageJob],
-    taxonomy_version: str,
-    summary: RunSummary,
-) -> None:
-    fetched = fetch_pages(client, [job.url for job in batch], policy)
-    outputs = _extract_and_tag(pool, fetched)
+def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSummary) -> None:
+    """Fetch, extract and tag one batch of pages, and load it in one transaction."""
+    fetched = fetch_pages(context.client, [job.url for job in batch], context.policy, state=context.crawl)
+    outputs = _extract_and_tag(context.pool, fetched)
     results = [_page_result(job, f, out) for job, f, out in zip(batch, fetched, outputs, strict=True)]
-    with Session(engine) as session, session.begin():
-        counts = store.load_pages(session, run_id, results, taxonomy_version)
+    with Session(context.engine) as session, session.begin():
+        counts = store.load_pages(session, context.run_id, results, context.taxonomy_version)
     summary.page_outcomes.update(r.outcome for r in results)
     summary.articles_new += counts.articles_new
     summary.articles_failed += counts.articles_failed
+    summary.articles_stored_elsewhere += counts.articles_stored_elsewhere
     summary.entities_tagged += counts.entities_tagged
     summary.topics_tagged += counts.topics_tagged
 
@@ -189,11 +219,15 @@ def record_feed_polls(engine: Engine, run_id: int, polled: list[PolledFeed], pag
     """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends."""
     with Session(engine) as session, session.begin():
         store.link_feed_items(session, page_plan.known_links)
-        for item in polled:
+        for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):  # row locks in key order
             poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
             if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full next time
-                poll = replace(poll, etag=None, last_modified=None, body_hash=None)
+                poll = _without_validators(poll)
             store.record_feed_poll(session, run_id, poll)
+
+
+def _without_validators(poll: FeedPoll) -> FeedPoll:
+    return replace(poll, etag=None, last_modified=None, body_hash=None)
 
 
 def _extract_and_tag(
@@ -252,22 +286,15 @@ def _http_client(settings: Settings) -> Iterator[tuple[httpx.Client, HttpPolicy]
 
 
 @contextmanager
-def _page_pool(settings: Settings, jobs: int) -> Iterator[KillablePool | None]:
+def _page_pool(settings: Settings, tagging: TaggingSetup, jobs: int) -> Iterator[KillablePool | None]:
     """Worker processes only when there is a page to process: they cost seconds to start."""
     if not jobs:
         yield None
         return
-    model = settings.spacy_model or default_model_name()
-    setup_args = (model, settings.taxonomy_file, TAGGER_MAX_CHARS)
-    with KillablePool(
-        make_page_handler, setup_args, min(settings.workers, jobs), settings.extract_deadline
-    ) as pool:
+    setup_args = (tagging.model, settings.taxonomy_file, TAGGER_MAX_CHARS)
+    workers = min(settings.workers, jobs)
+    with KillablePool(make_page_handler, setup_args, workers, settings.extract_deadline) as pool:
         yield pool
-
-
-def _batches(jobs: list[PageJob], size: int) -> Iterator[list[PageJob]]:
-    for start_at in range(0, len(jobs), size):
-        yield jobs[start_at : start_at + size]
 
 
 def _progress(summary: RunSummary) -> str:

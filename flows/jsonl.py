@@ -79,6 +79,8 @@ def _record(line: str, number: int, required: tuple[str, ...]) -> dict[str, Any]
     if not isinstance(record, dict):
         return {"id": None, "error": "bad_input", "detail": f"record {number}: not a JSON object"}
     missing = [key for key in required if not isinstance(record.get(key), (str, int) if key == "id" else str)]
+    if record.get("title") is not None and not isinstance(record["title"], str):
+        missing.append("title")
     if missing:
         detail = f"record {number}: missing or non-string {', '.join(missing)}"
         return {"id": record.get("id"), "error": "bad_input", "detail": detail}

@@ -7,9 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.settings import Settings
 from transform.articles import EmptyExtraction, decode_html, extract_article
 from transform.records import ExtractedArticle, Tagging
-from transform.tagging import Tagger, load_pipeline, load_taxonomy
+from transform.tagging import (
+    Tagger,
+    Taxonomy,
+    default_model_name,
+    load_pipeline,
+    load_taxonomy,
+    require_pipeline,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +56,21 @@ def process_page(page: PageInput, tagger: Tagger) -> PageOutput:
         return PageOutput(outcome, detail=empty.reason)
     (tagging,) = tagger.tag([(article.title, article.text)])
     return PageOutput("ok", article, tagging)
+
+
+@dataclass(frozen=True, slots=True)
+class TaggingSetup:
+    """The spaCy pipeline and taxonomy a run tags with, checked before the run starts."""
+
+    model: str
+    taxonomy: Taxonomy
+
+
+def resolve_tagging(settings: Settings) -> TaggingSetup:
+    """The configured (or default) pipeline, checked to be installed, and the parsed taxonomy.
+
+    Raises ValueError naming what is missing, so a run fails at once instead of after fetching pages.
+    """
+    model = settings.spacy_model or default_model_name()
+    require_pipeline(model)
+    return TaggingSetup(model, load_taxonomy(settings.taxonomy_file))

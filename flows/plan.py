@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from extract.records import Outcome
 from load.records import FeedPoll, FeedState, KnownArticle, Listing
 from transform.records import FeedEntry
-from transform.urls import url_key
+from transform.urls import host_of, url_key
 
 TRANSIENT_OUTCOMES = frozenset(o.value for o in Outcome if o.is_transient)
 
@@ -57,7 +57,7 @@ def plan_pages(
     to_fetch = [job for key, job in listed.items() if needs_fetch(known.get(key), max_attempts)]
     fetching = {job.url_key for job in to_fetch}
     known_links = [(k, li) for k, job in listed.items() if k not in fetching for li in job.listings]
-    jobs = to_fetch + [PageJob(url, key) for key, url in retries if key not in listed]
+    jobs = _interleave_hosts(to_fetch + [PageJob(url, key) for key, url in retries if key not in listed])
     kept, deferred = (jobs, []) if limit is None else (jobs[:limit], jobs[limit:])
     return PagePlan(
         jobs=kept,
@@ -89,3 +89,13 @@ def _new_per_feed(listed: Mapping[str, PageJob], known: Mapping[str, KnownArticl
             first = job.listings[0].feed_id
             counts[first] = counts.get(first, 0) + 1
     return counts
+
+
+def _interleave_hosts(jobs: list[PageJob]) -> list[PageJob]:
+    """Jobs taken from each host in turn, so a batch spans many hosts and fetches them concurrently
+    instead of waiting out one host's politeness delay page after page."""
+    by_host: dict[str, list[PageJob]] = {}
+    for job in jobs:
+        by_host.setdefault(host_of(job.url), []).append(job)
+    queues = list(by_host.values())
+    return [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]

@@ -5,6 +5,7 @@ Nothing below flows/ reads the environment; it receives these values as argument
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -40,6 +41,10 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes for extraction and tagging
     max_page_attempts: int = 3  # transient page failures are retried on later runs up to this many times
     respect_robots: bool = True
+
+    def __post_init__(self) -> None:
+        for problem in _problems(self):
+            raise SettingsError(problem)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -84,3 +89,46 @@ def _parse_bool(raw: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise ValueError("expected true/false")
+
+
+# Bounds each numeric setting must respect: (lowest allowed, whether the lowest itself is allowed).
+_LOWER_BOUNDS = {
+    "per_host_delay": (0.0, True),
+    "page_deadline": (0.0, False),
+    "extract_deadline": (0.0, False),
+    "batch_size": (1, True),
+    "workers": (1, True),
+    "max_page_attempts": (1, True),
+}
+
+
+def _problems(settings: Settings) -> list[str]:
+    """What is wrong with these settings, each naming the variable to fix."""
+    problems = []
+    for name, (lowest, inclusive) in _LOWER_BOUNDS.items():
+        value = getattr(settings, name)
+        if value < lowest or (value == lowest and not inclusive):
+            relation = "at least" if inclusive else "more than"
+            problems.append(f"{_env(name)}={value} must be {relation} {lowest}")
+    if not settings.database_url:
+        problems.append(f"{_env('database_url')} is empty")
+    if settings.feeds_file is None:
+        problems.append(f"{_env('feeds_file')} is empty")
+    problems.extend(_network_problems(settings.allow_networks))
+    return problems
+
+
+def _network_problems(networks: tuple[str, ...]) -> list[str]:
+    problems = []
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            problems.append(
+                f"{_env('allow_networks')} (or --allow-network): {network!r} is not a network (CIDR)"
+            )
+    return problems
+
+
+def _env(name: str) -> str:
+    return ENV_PREFIX + name.upper()

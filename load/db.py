@@ -22,7 +22,7 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
         engine = create_engine(parsed, pool_pre_ping=True, **_dialect_options(parsed.get_backend_name()))
     except Exception as error:  # SQLAlchemy raises several unrelated classes for a bad URL or driver
-        raise DatabaseUrlError(f"{url!r}: {error}") from error
+        raise DatabaseUrlError(f"{safe_url(url)!r}: {error}") from error
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
     return engine
@@ -40,3 +40,11 @@ def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even parsable: show no part that could hold a secret
+        return url.split("@")[-1] if "@" in url else url

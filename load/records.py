@@ -86,3 +86,4 @@ class BatchCounts:
     articles_failed: int = 0
     entities_tagged: int = 0
     topics_tagged: int = 0
+    articles_stored_elsewhere: int = 0  # ok here, but a concurrent run had stored the article already

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from load.records import BatchCounts, FeedPoll, FeedSpec, FeedState, KnownArticl
 # Keys per IN (...) query: well under SQLite's bound-parameter limit and PostgreSQL's comfort zone.
 KEY_CHUNK = 500
 OK = "ok"
+SKIPPED = "skipped"
 
 
 def content_hash(title: str | None, text: str | None) -> str:
@@ -69,7 +70,7 @@ def finish_run(
     session.execute(
         update(Run)
         .where(Run.id == run_id)
-        .values(status=status, counts=counts, error=error, finished_at=datetime.now(UTC))
+        .values(status=status, counts=counts, error=error, finished_at=func.now())
     )
 
 
@@ -91,7 +92,7 @@ def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, in
     named = {s.source: s.source_domain for s in specs if s.source}
     if not named:
         return {}
-    rows = [{"name": name, "domain": domain} for name, domain in named.items()]
+    rows = [{"name": name, "domain": domain} for name, domain in sorted(named.items())]
     session.execute(_insert(session, Source).on_conflict_do_nothing(index_elements=["name"]), rows)
     found = session.execute(select(Source.name, Source.id).where(Source.name.in_(list(named))))
     return {name: source_id for name, source_id in found}
@@ -161,7 +162,7 @@ def _feed_item_row(article_id: int, listing: Listing) -> dict[str, Any]:
 
 
 def _upsert_feed_items(session: Session, rows: list[dict[str, Any]]) -> None:
-    unique = list({(r["feed_id"], r["article_id"]): r for r in rows}.values())
+    unique = sorted({(r["feed_id"], r["article_id"]): r for r in rows}.values(), key=_feed_item_order)
     if not unique:
         return
     stmt = _insert(session, FeedItem)
@@ -176,7 +177,9 @@ def load_pages(
     session: Session, run_id: int, pages: Sequence[PageResult], taxonomy_version: str
 ) -> BatchCounts:
     """Load one batch of page results: articles, page outcomes, feed links, entities and topics."""
-    pages = list({p.url_key: p for p in pages}.values())  # one statement may touch a row only once
+    # One statement may touch a row only once; and every writer takes row locks in key order, so two runs
+    # loading overlapping batches on PostgreSQL wait for each other instead of deadlocking.
+    pages = sorted({p.url_key: p for p in pages}.values(), key=lambda p: p.url_key)
     written = _upsert_articles(session, pages)
     ids = {key: known.id for key, known in known_articles(session, [p.url_key for p in pages]).items()}
     _insert_page_fetches(session, run_id, pages, ids)
@@ -185,7 +188,8 @@ def load_pages(
     entities = _insert_entities(session, [(written[p.url_key], p) for p in tagged])
     topics = _insert_topics(session, [(written[p.url_key], p) for p in tagged], taxonomy_version)
     failed = sum(1 for p in pages if p.outcome != OK)
-    return BatchCounts(len(tagged), failed, entities, topics)
+    elsewhere = sum(1 for p in pages if p.outcome == OK and p.url_key not in written)
+    return BatchCounts(len(tagged), failed, entities, topics, elsewhere)
 
 
 def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str, int]:
@@ -201,7 +205,8 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
         c.name for c in Article.__table__.columns if c.name not in ("id", "url_key", "first_seen_at")
     ]
     set_ = {name: getattr(excluded, name) for name in updatable}
-    set_["attempts"] = Article.attempts + 1
+    # A page skipped by the circuit breaker was never requested: it does not use up an attempt.
+    set_["attempts"] = Article.attempts + case((excluded.outcome == SKIPPED, 0), else_=1)
     stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_, where=Article.outcome != OK)
     result = session.execute(stmt.returning(Article.url_key, Article.id), [_article_row(p) for p in pages])
     return {key: article_id for key, article_id in result}
@@ -306,19 +311,30 @@ def _upsert_named(
     return ids
 
 
+def _feed_item_order(row: dict[str, Any]) -> tuple[int, int]:
+    return row["feed_id"], row["article_id"]
+
+
 def _insert_ignoring_duplicates(
     session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
 ) -> int:
-    unique = list({tuple(r[k] for k in keys): r for r in rows}.values())
-    session.execute(_insert(session, model).on_conflict_do_nothing(index_elements=keys), unique)
-    return len(unique)
+    """Insert rows in key order, skipping those already there; returns how many were inserted."""
+    unique = sorted(
+        {tuple(r[k] for k in keys): r for r in rows}.values(), key=lambda r: tuple(r[k] for k in keys)
+    )
+    stmt = _insert(session, model).on_conflict_do_nothing(index_elements=keys)
+    return len(session.execute(stmt.returning(*[model.__table__.c[k] for k in keys]), unique).all())
 
 
 def articles_to_retry(
-    session: Session, transient_outcomes: Iterable[str], max_attempts: int
+    session: Session, feed_ids: Sequence[int], transient_outcomes: Iterable[str], max_attempts: int
 ) -> list[tuple[str, str]]:
-    """(url_key, url) of articles whose last fetch failed transiently and that have attempts left."""
+    """(url_key, url) of articles listed by these feeds whose last fetch failed transiently and that have
+    attempts left. Limited to the run's feeds, so runs over different feeds never retry each other's pages."""
+    listed = select(FeedItem.article_id).where(FeedItem.feed_id.in_(list(feed_ids)))
     query = select(Article.url_key, Article.url).where(
-        Article.outcome.in_(list(transient_outcomes)), Article.attempts < max_attempts
+        Article.outcome.in_(list(transient_outcomes)),
+        Article.attempts < max_attempts,
+        Article.id.in_(listed),
     )
     return [(key, url) for key, url in session.execute(query.order_by(Article.id))]

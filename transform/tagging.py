@@ -59,6 +59,8 @@ SENTENCE_WEIGHT_CAP = 1.0
 BODY_REFERENCE_TOKENS = 250  # a body this short counts each hit in full; longer bodies dilute by sqrt
 SCORE_DECIMALS = 4
 EVIDENCE_MAX_CHARS = 300
+MAX_ENTITY_CHARS = 200  # entities.name holds 300; real names are far shorter
+MAX_TOPIC_NAME_CHARS = 100  # the width of topics.name
 
 # Entity surface cleaning. "the" is dropped except where it is usually part of a name (a film, a band
 # called "The National" is a WORK_OF_ART/ORG trade-off we accept: ORG loses it, "The Hague" becomes "Hague").
@@ -120,10 +122,15 @@ def default_model_name() -> str:
     raise ValueError(f"none of the spaCy pipelines {DEFAULT_MODELS} is installed; install one with pip")
 
 
-def load_pipeline(name: str) -> Language:
-    """Load an installed spaCy pipeline with only what NER and topic matching need."""
+def require_pipeline(name: str) -> None:
+    """Raise ValueError, saying what to do, unless `name` is an installed spaCy pipeline package."""
     if not spacy.util.is_package(name):
         raise ValueError(f"spaCy pipeline {name!r} is not installed; install it with pip (pyproject.toml)")
+
+
+def load_pipeline(name: str) -> Language:
+    """Load an installed spaCy pipeline with only what NER and topic matching need."""
+    require_pipeline(name)
     nlp = spacy.load(name, exclude=list(UNUSED_COMPONENTS))
     if "senter" in nlp.disabled:
         nlp.enable_pipe("senter")
@@ -134,17 +141,22 @@ def load_pipeline(name: str) -> Language:
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy file; by default the one shipped in this package."""
-    if path is None:
-        source = resources.files("transform").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
-    else:
-        source = path.read_text(encoding="utf-8")
-    return parse_taxonomy(yaml.safe_load(source))
+    try:
+        if path is None:
+            source = resources.files("transform").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+        else:
+            source = path.read_text(encoding="utf-8")
+        return parse_taxonomy(yaml.safe_load(source))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read taxonomy file {path}: {error}") from error
 
 
 def parse_taxonomy(data: Any) -> Taxonomy:
     """A Taxonomy from the parsed YAML document; ValueError when it does not validate."""
     if not isinstance(data, dict) or not data.get("version") or not data.get("topics"):
         raise ValueError("taxonomy needs a version and a list of topics")
+    if len(str(data["version"])) > MAX_TOPIC_NAME_CHARS // 2:
+        raise ValueError(f"taxonomy version longer than {MAX_TOPIC_NAME_CHARS // 2} characters")
     weights = {"strong": 1.0, "weak": 0.5, **data.get("weights", {}), "not": 0.0}
     topics = tuple(_parse_topic(item, weights, float(data.get("threshold", 0.5))) for item in data["topics"])
     names = [topic.name for topic in topics]
@@ -155,8 +167,8 @@ def parse_taxonomy(data: Any) -> Taxonomy:
 
 def _parse_topic(item: dict[str, Any], weights: dict[str, float], threshold: float) -> TopicRule:
     name = item.get("name")
-    if not name:
-        raise ValueError(f"taxonomy topic without a name: {item!r}")
+    if not name or len(str(name)) > MAX_TOPIC_NAME_CHARS:
+        raise ValueError(f"taxonomy topic needs a name of 1 to {MAX_TOPIC_NAME_CHARS} characters: {item!r}")
     terms = tuple(
         TopicTerm(phrase=str(phrase).strip().lower(), weight=float(weights[kind]))
         for kind in ("strong", "weak", "not")
@@ -310,7 +322,7 @@ def count_entities(ents: Iterable[Span], labels: frozenset[str]) -> tuple[Entity
         if ent.label_ not in labels:
             continue
         text = normalise_entity(ent.text, ent.label_)
-        if not text:
+        if not text or len(text) > MAX_ENTITY_CHARS:  # a "name" that long is a mis-tagged run of text
             continue
         key = (text.casefold(), ent.label_)
         seen = groups.get(key)

@@ -96,7 +96,9 @@ def host_of(url: str) -> str:
 def resolve_link(link: str, base: str) -> str | None:
     """`link` made absolute against `base`, when the result is an http(s) URL with a host; else None.
 
-    javascript:, mailto:, file:, data:, tag: and empty links give None: nothing we could fetch.
+    javascript:, mailto:, file:, data:, tag: and empty links give None: nothing we could fetch. So does a
+    link no key can be made for (a port of 99999, a broken IPv6 literal): one such entry in a feed must
+    never fail the run that polls it.
     """
     link = (link or "").strip()
     if not link:
@@ -105,6 +107,7 @@ def resolve_link(link: str, base: str) -> str | None:
         absolute = urljoin(base, link)
         parts = urlsplit(absolute)
         has_host = bool(parts.hostname)
+        normalize_url(absolute)
     except ValueError:
         return None
     if parts.scheme.lower() not in _WEB_SCHEMES or not has_host:

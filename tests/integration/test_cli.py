@@ -96,3 +96,31 @@ def test_tag_jsonl_gives_entities_and_topics_with_the_real_model() -> None:
     topics = {t["topic"] for t in out[0]["topics"]}
     assert {"ceasefire", "hostages", "negotiations"} <= topics
     assert all(0 < t["score"] <= 1 and t["evidence"] for t in out[0]["topics"])
+
+
+def test_a_feed_url_no_key_can_be_made_for_exits_2(tmp_path, capsys) -> None:
+    assert main(["run", "http://news.example:99999/feed", "--db", f"sqlite:///{tmp_path}/x.db"]) == 2
+    assert "not a usable http(s) URL" in _one_error_line(capsys)
+
+
+def test_a_missing_spacy_pipeline_exits_2_before_anything_runs(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("NEWSETL_SPACY_MODEL", "xx_no_such_pipeline")
+    assert main(["run", "https://feeds.example/rss", "--db", f"sqlite:///{tmp_path}/x.db"]) == 2
+    assert "'xx_no_such_pipeline' is not installed" in _one_error_line(capsys)
+    assert not (tmp_path / "x.db").exists()  # nothing was written
+
+
+def test_the_database_password_never_shows_in_an_error(capsys) -> None:
+    assert (
+        main(["run", "https://feeds.example/rss", "--db", "postgresql+psycopg://u:s3cret@127.0.0.1:1/x"]) == 2
+    )
+    line = _one_error_line(capsys)
+    assert "s3cret" not in line and "***" in line
+
+
+def test_tag_jsonl_answers_a_non_string_title_with_an_error_line_and_goes_on() -> None:
+    out = _newsetl(
+        ["tag", "--jsonl"], [{"id": 1, "title": 5, "text": "Talks in Cairo."}, {"id": 2, "text": "Truce."}]
+    )
+    assert out[0] == {"id": 1, "error": "bad_input", "detail": "record 1: missing or non-string title"}
+    assert out[1]["id"] == 2 and "entities" in out[1]

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from extract.client import make_client
-from extract.pages import fetch_pages
+from extract.pages import CrawlState, fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
 from tests.localserver import LocalServer, Response, serving
@@ -130,6 +130,19 @@ def test_rate_limited_host_is_skipped_for_the_run_while_others_go_on(one, two):
     ]
     assert [r.retry_after_seconds for r in results[:3]] == [3600.0] * 3
     assert one.paths_requested() == ["/a"]
+
+
+def test_a_shared_crawl_state_keeps_a_stopped_host_stopped_and_robots_fetched_once_across_batches(one):
+    one.routes["/robots.txt"] = Response(b"User-agent: *\nDisallow: /private/\n")
+    one.routes["/a"] = Response(b"", 429, {"Retry-After": "60"})
+    one.routes["/b"] = PAGE
+    pol = policy(respect_robots=True)
+    with make_client(pol) as client:
+        state = CrawlState(client, pol)
+        first = fetch_pages(client, [one.url("/a")], pol, state=state)
+        second = fetch_pages(client, [one.url("/b")], pol, state=state)
+    assert (first[0].outcome, second[0].outcome) == (Outcome.RATE_LIMITED, Outcome.SKIPPED)
+    assert one.paths_requested() == ["/robots.txt", "/a"]
 
 
 # ---------------------------------------------------------------- circuit breaker (FAULTS 9)

@@ -256,3 +256,16 @@ def test_never_passes_a_path_to_feedparser(tmp_path: Path) -> None:
     secret.write_bytes(_rss("<item><title>local file</title><link>https://x.example/a</link></item>"))
     # feedparser.parse(bytes) would open a local file of that name; we hand it a stream.
     assert _refused(str(secret).encode()).outcome == "not_a_feed"
+
+
+def test_an_entry_whose_link_cannot_be_keyed_counts_as_without_link_and_never_raises() -> None:
+    # A port out of range made url_key raise inside parse_feed, which failed the whole run (review finding).
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+        b"<item><title>a</title><link>http://news.example:99999/a</link></item>"
+        b"<item><title>b</title><link>http://[::1/b</link></item>"
+        b"<item><title>c</title><link>https://news.example/c</link></item></channel></rss>"
+    )
+    parsed = parse_feed(body, "https://news.example/rss")
+    assert [e.link for e in parsed.entries] == ["https://news.example/c"]
+    assert parsed.entries_without_link == 2

@@ -64,3 +64,10 @@ def test_needs_fetch() -> None:
     assert not needs_fetch(KnownArticle(1, "gone", 1), 3)  # permanent: recorded and left alone
     assert needs_fetch(KnownArticle(1, "rate_limited", 2), 3)
     assert not needs_fetch(KnownArticle(1, "rate_limited", 3), 3)
+
+
+def test_pages_are_interleaved_across_hosts_so_batches_span_hosts() -> None:
+    links = [f"https://a.example/{i}" for i in range(3)] + [f"https://b.example/{i}" for i in range(2)]
+    plan = plan_pages([_polled(1, *links)], {}, [], 3, None)
+    hosts = [job.url.split("/")[2][0] for job in plan.jobs]
+    assert hosts == ["a", "b", "a", "b", "a"]

@@ -288,3 +288,20 @@ def test_a_weak_word_repeated_through_an_unrelated_text_is_no_topic(tagger):
 def test_two_different_weak_words_in_one_sentence_corroborate_each_other(tagger):
     tagging = tag_one(tagger, "Trucks carrying food wait at the crossing", "Officials gave no reason. " * 3)
     assert "humanitarian_aid" in topics_of(tagging)
+
+
+def test_an_entity_longer_than_any_real_name_is_dropped(nlp):
+    # PostgreSQL refused a 300+ character entity name and failed the batch again on every rerun.
+    long_name = " ".join(["Committee"] * 40)
+    ruler_nlp = spacy.blank("en")
+    ruler_nlp.add_pipe("sentencizer")
+    ruler_nlp.add_pipe("entity_ruler").add_patterns(
+        [{"label": "ORG", "pattern": long_name}, *ENTITY_PATTERNS]
+    )
+    tagging = tag_one(Tagger(ruler_nlp, load_taxonomy()), None, f"{long_name} met Hamas in Gaza.")
+    assert {e.text for e in tagging.entities} == {"Hamas", "Gaza"}
+
+
+def test_a_missing_taxonomy_file_is_a_clear_value_error(tmp_path):
+    with pytest.raises(ValueError, match="cannot read taxonomy file"):
+        load_taxonomy(tmp_path / "absent.yaml")
