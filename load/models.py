@@ -65,8 +65,12 @@ class Feed(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     body_hash: Mapped[str | None] = mapped_column(String(64))
+    # Where the feed came from: "file" (a feeds file, synced each run), "cli" (`newsetl feeds add`), or
+    # "adhoc" (URLs given to one `newsetl run`; never polled by a schedule).
+    origin: Mapped[str] = mapped_column(String(10), default="file", server_default="file")
     failure_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
-    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=1800, server_default="1800")
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
@@ -84,6 +88,19 @@ class Run(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunLock(Base):
+    """Held by a running ingest so that two never overlap, whoever started them (schedule, hand, worker).
+
+    A lease, not a flag: a run killed without cleaning up stops renewing it, and it lapses at `expires_at`.
+    """
+
+    __tablename__ = "run_locks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FeedFetch(Base):
