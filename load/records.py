@@ -27,6 +27,8 @@ class FeedState:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
+    poll_interval_seconds: int | None = None
+    failure_score: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,10 @@ class FeedPoll:
     body_hash: str | None = None
     title: str | None = None
     detail: str | None = None
+    # When to poll next (set by flows' cadence policy; None leaves the stored values alone).
+    poll_interval_seconds: int | None = None
+    failure_score: float | None = None
+    next_poll_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,7 @@ def content_hash(title: str | None, text: str | None) -> str:
     return hashlib.sha256(f"{title or ''}\n{text or ''}".encode()).hexdigest()
 
 
-def _insert(session: Session, table: Any) -> Any:
+def dialect_insert(session: Session, table: Any) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
@@ -77,15 +77,20 @@ def finish_run(
 # --- feeds ------------------------------------------------------------------------------------------
 
 
-def upsert_feeds(session: Session, specs: Sequence[FeedSpec]) -> list[FeedState]:
-    """Make sure every listed feed (and its source) has a row; return their state in the given order."""
+def upsert_feeds(session: Session, specs: Sequence[FeedSpec], origin: str = "adhoc") -> list[FeedState]:
+    """Make sure every listed feed (and its source) has a row; return their state in the given order.
+
+    A new feed gets `origin`; an existing feed keeps its origin and status."""
     source_ids = _upsert_sources(session, specs)
-    rows = [{"url": s.url, "url_key": s.url_key, "source_id": source_ids.get(s.source or "")} for s in specs]
+    rows = [
+        {"url": s.url, "url_key": s.url_key, "source_id": source_ids.get(s.source or ""), "origin": origin}
+        for s in sorted(specs, key=lambda spec: spec.url_key)  # row locks in key order
+    ]
     if rows:
-        stmt = _insert(session, Feed)
+        stmt = dialect_insert(session, Feed)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["url_key"]), rows)
     by_key = {f.url_key: f for f in _feeds_by_key(session, [s.url_key for s in specs])}
-    return [_feed_state(by_key[s.url_key]) for s in specs]
+    return [feed_state(by_key[s.url_key]) for s in specs]
 
 
 def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, int]:
@@ -93,7 +98,7 @@ def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, in
     if not named:
         return {}
     rows = [{"name": name, "domain": domain} for name, domain in sorted(named.items())]
-    session.execute(_insert(session, Source).on_conflict_do_nothing(index_elements=["name"]), rows)
+    session.execute(dialect_insert(session, Source).on_conflict_do_nothing(index_elements=["name"]), rows)
     found = session.execute(select(Source.name, Source.id).where(Source.name.in_(list(named))))
     return {name: source_id for name, source_id in found}
 
@@ -105,8 +110,16 @@ def _feeds_by_key(session: Session, keys: Sequence[str]) -> list[Feed]:
     return feeds
 
 
-def _feed_state(feed: Feed) -> FeedState:
-    return FeedState(feed.id, feed.url, feed.etag, feed.last_modified, feed.body_hash)
+def feed_state(feed: Feed) -> FeedState:
+    return FeedState(
+        feed.id,
+        feed.url,
+        feed.etag,
+        feed.last_modified,
+        feed.body_hash,
+        feed.poll_interval_seconds,
+        feed.failure_score,
+    )
 
 
 def record_feed_poll(session: Session, run_id: int, poll: FeedPoll) -> None:
@@ -131,6 +144,12 @@ def record_feed_poll(session: Session, run_id: int, poll: FeedPoll) -> None:
         values.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
         if poll.title:
             values["title"] = poll.title
+    if poll.next_poll_at is not None:
+        values.update(
+            next_poll_at=poll.next_poll_at,
+            poll_interval_seconds=poll.poll_interval_seconds,
+            failure_score=poll.failure_score,
+        )
     session.execute(update(Feed).where(Feed.id == poll.feed_id).values(**values))
 
 
@@ -165,7 +184,7 @@ def _upsert_feed_items(session: Session, rows: list[dict[str, Any]]) -> None:
     unique = sorted({(r["feed_id"], r["article_id"]): r for r in rows}.values(), key=_feed_item_order)
     if not unique:
         return
-    stmt = _insert(session, FeedItem)
+    stmt = dialect_insert(session, FeedItem)
     # The excluded row's last_seen_at is its server default: the database clock, as for first_seen_at.
     stmt = stmt.on_conflict_do_update(
         index_elements=["feed_id", "article_id"], set_={"last_seen_at": stmt.excluded.last_seen_at}
@@ -199,7 +218,7 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
     """
     if not pages:
         return {}
-    stmt = _insert(session, Article)
+    stmt = dialect_insert(session, Article)
     excluded = stmt.excluded
     updatable = [
         c.name for c in Article.__table__.columns if c.name not in ("id", "url_key", "first_seen_at")
@@ -248,7 +267,7 @@ def _insert_page_fetches(
         for p in pages
     ]
     if rows:
-        session.execute(_insert(session, PageFetch), rows)
+        session.execute(dialect_insert(session, PageFetch), rows)
 
 
 def _insert_entities(session: Session, tagged: Sequence[tuple[int, PageResult]]) -> int:
@@ -298,7 +317,7 @@ def _upsert_named(
     first, second = key
     ordered = sorted(pairs)  # a stable order keeps concurrent writers from deadlocking on PostgreSQL
     session.execute(
-        _insert(session, table).on_conflict_do_nothing(index_elements=[first, second]),
+        dialect_insert(session, table).on_conflict_do_nothing(index_elements=[first, second]),
         [{first: a, second: b} for a, b in ordered],
     )
     ids: dict[tuple[str, str], int] = {}
@@ -322,7 +341,7 @@ def _insert_ignoring_duplicates(
     unique = sorted(
         {tuple(r[k] for k in keys): r for r in rows}.values(), key=lambda r: tuple(r[k] for k in keys)
     )
-    stmt = _insert(session, model).on_conflict_do_nothing(index_elements=keys)
+    stmt = dialect_insert(session, model).on_conflict_do_nothing(index_elements=keys)
     return len(session.execute(stmt.returning(*[model.__table__.c[k] for k in keys]), unique).all())
 
 

@@ -1,0 +1,62 @@
+"""The run lock on both databases: one holder at a time, a lapsed lease can be taken over."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from threading import Barrier
+
+from sqlalchemy.orm import Session
+
+from load.db import make_engine
+from load.locks import acquire_lock, release_lock, renew_lock
+from load.migrate import upgrade
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+LEASE = timedelta(minutes=30)
+
+
+def _engine(database_url: str):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    return engine
+
+
+def _acquire(engine, run_id: int, now: datetime = NOW):
+    with Session(engine) as session, session.begin():
+        return acquire_lock(session, "ingest:0/1", run_id, LEASE, now)
+
+
+def test_one_holder_at_a_time_until_release(database_url) -> None:
+    engine = _engine(database_url)
+    assert _acquire(engine, 1) is None
+    holder = _acquire(engine, 2)
+    assert holder is not None and holder.run_id == 1 and holder.expires_at == NOW + LEASE
+    with Session(engine) as session, session.begin():
+        release_lock(session, "ingest:0/1", 1)
+    assert _acquire(engine, 2) is None
+
+
+def test_a_lapsed_lease_is_taken_over_and_renewal_keeps_it(database_url) -> None:
+    engine = _engine(database_url)
+    assert _acquire(engine, 1) is None
+    with Session(engine) as session, session.begin():
+        renew_lock(session, "ingest:0/1", 1, LEASE, NOW + timedelta(minutes=20))
+    assert _acquire(engine, 2, NOW + timedelta(minutes=40)) is not None  # renewed until 12:50
+    assert _acquire(engine, 2, NOW + timedelta(minutes=51)) is None  # the killed run stopped renewing
+
+
+def test_two_runs_racing_for_the_lock_never_both_win(database_url) -> None:
+    engine = _engine(database_url)
+
+    def race(run_id: int, start: Barrier, now: datetime) -> bool:
+        start.wait()
+        return _acquire(engine, run_id, now) is None
+
+    for attempt in range(5):  # each attempt a day later: the previous winner's lease has lapsed
+        start, now = Barrier(2), NOW + timedelta(days=attempt)
+        with ThreadPoolExecutor(2) as pool:
+            winners = [
+                pool.submit(race, run_id, start, now) for run_id in (2 * attempt + 10, 2 * attempt + 11)
+            ]
+            assert [w.result() for w in winners].count(True) == 1
