@@ -18,14 +18,14 @@ The rules (after mediacloud/rss-fetcher, whose ~180,000 news feeds taught that "
 
 Outcome weights (labels are `extract.records.Outcome` values):
 
-| weight          | outcomes                                                                          | why    |
-|-----------------|-----------------------------------------------------------------------------------|--------|
-| 0 (success)     | ok, not_modified                                                                  | resets |
-| 1 (hard)        | gone, not_a_feed, not_html, parse_error, bad_url, ssrf_blocked, tls_error,        | (a)    |
-|                 | too_many_redirects                                                                |        |
-| 0.5 (soft)      | client_error, too_large, bad_encoding, robots_disallowed                          | (b)    |
-| 0.25 (temporary)| timeout, connect_error, server_error, rate_limited, truncated, skipped,           | (c)    |
-|                 | extract_empty, extract_timeout, and any label not in this table                   |        |
+| weight           | outcomes                                                                  | why    |
+|------------------|---------------------------------------------------------------------------|--------|
+| 0 (success)      | ok, not_modified                                                          | resets |
+| 1 (hard)         | gone, not_a_feed, not_html, parse_error, bad_url, ssrf_blocked,           | (a)    |
+|                  | tls_error, too_many_redirects                                             |        |
+| 0.5 (soft)       | client_error, too_large, bad_encoding, robots_disallowed                  | (b)    |
+| 0.25 (temporary) | timeout, connect_error, server_error, rate_limited, truncated, skipped,   | (c)    |
+|                  | extract_empty, extract_timeout, and any label not in this table           |        |
 
 (a) The URL, or what it serves, is wrong; only a change on the publisher's side fixes it.
 (b) Probably a configuration or policy on their side (403, oversize body, robots.txt) that may be lifted.

@@ -11,13 +11,16 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows.feedlist import FeedListError, feeds_from_urls, read_feed_file
+from flows import admin
+from flows.feedlist import FeedListError, read_feed_file
+from flows.request import RunRequest
 from flows.settings import Settings, SettingsError
 from load.db import DatabaseUrlError, make_engine, safe_url
 
@@ -30,6 +33,8 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    # Our own packages' log records reach the flow run's logs (and so the Prefect UI), not only stderr.
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "extract,transform,load,flows",
 }
 
 
@@ -55,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extract(commands)
     _add_tag(commands)
     _add_db(commands)
+    _add_feeds(commands)
+    _add_status(commands)
+    _add_serve(commands)
     return parser
 
 
@@ -73,6 +81,8 @@ def _add_run(commands: Any) -> None:
     run.add_argument(
         "--limit", type=int, metavar="N", help="fetch at most N new pages; the rest wait for a later run"
     )
+    run.add_argument("--due", action="store_true", help="poll only the feeds whose next poll time has come")
+    run.add_argument("--shard", metavar="I/N", help="poll only partition I of N of the feeds (e.g. 0/2)")
     run.add_argument(
         "--allow-network",
         action="append",
@@ -109,34 +119,78 @@ def _add_db(commands: Any) -> None:
     current.set_defaults(handler=command_db_current)
 
 
+def _add_feeds(commands: Any) -> None:
+    feeds = commands.add_parser("feeds", help="the feeds runs poll (kept in the database)")
+    actions = feeds.add_subparsers(dest="action", required=True)
+    sync = actions.add_parser("sync", help="make the database's feed list match the feeds file")
+    sync.add_argument(
+        "--feeds", metavar="FILE", type=Path, help="feeds file (default: the bundled feeds.yaml)"
+    )
+    add = actions.add_parser("add", help="add a feed by hand; every run polls it from then on")
+    add.add_argument("url", metavar="URL")
+    add.add_argument("--source", help="the outlet's name")
+    disable = actions.add_parser("disable", help="stop polling a feed (it is kept, with its history)")
+    disable.add_argument("url", metavar="URL")
+    listing = actions.add_parser("list", help="every feed with its status and next poll")
+    handlers = {sync: command_feeds_sync, add: command_feeds_add, disable: command_feeds_disable}
+    for parser, handler in {**handlers, listing: command_feeds_list}.items():
+        _db_option(parser)
+        parser.set_defaults(handler=handler)
+
+
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the schedules in this process until stopped")
+    serve.add_argument(
+        "--every", type=int, default=30, metavar="MINUTES", help="ingest schedule (30 minutes)"
+    )
+    serve.add_argument(
+        "--feeds", metavar="FILE", type=Path, help="feeds file (default: the bundled feeds.yaml)"
+    )
+    serve.add_argument("--allow-network", action="append", metavar="CIDR", help="as for `newsetl run`")
+    serve.add_argument(
+        "--prefect-port", type=int, default=4200, metavar="PORT",
+        help="port of the Prefect server serve starts when PREFECT_API_URL is unset (4200)",
+    )  # fmt: skip
+    _db_option(serve)
+    serve.set_defaults(handler=command_serve)
+
+
+def _add_status(commands: Any) -> None:
+    status = commands.add_parser("status", help="the last runs and every feed's health")
+    status.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs to show (10)")
+    status.add_argument("--days", type=int, default=28, metavar="N", help="days of feed history to show (28)")
+    _db_option(status)
+    status.set_defaults(handler=command_status)
+
+
 # --- commands ---------------------------------------------------------------------------------------
 
 
 def command_run(args: argparse.Namespace) -> int:
     settings = _settings(database_url=args.db, allow_networks=tuple(args.allow_network or ()) or None)
-    if args.limit is not None and args.limit < 0:
-        raise UsageError("--limit must be 0 or more")
-    specs = feeds_from_urls(args.urls) if args.urls else read_feed_file(args.feeds or settings.feeds_file)
+    feeds_file = None if args.urls else str(args.feeds or settings.feeds_file)
+    request = _request(settings, args.urls or None, feeds_file, args.limit, args.due, args.shard)
     _check_tagging(settings)
-    _connectable(settings.database_url).dispose()
-    for name, value in PREFECT_DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    _check_schema(_connectable(settings.database_url))
+    _prefect_defaults()
     from flows.ingest import ingest  # Prefect is imported only for commands that run a flow
 
     began = time.monotonic()
     try:
         summary = ingest(
             feed_urls=args.urls or None,
-            feeds_file=str(args.feeds or settings.feeds_file) if not args.urls else None,
+            feeds_file=feeds_file,
             limit=args.limit,
             database_url=settings.database_url,
             allow_networks=list(settings.allow_networks) or None,
+            due_only=args.due,
+            shard=args.shard,
         )
     except Exception as error:
         print(f"newsetl: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    print(format_summary(summary, time.monotonic() - began, len(specs)))
-    return 0
+    print(format_summary(summary, time.monotonic() - began, len(request.specs)))
+    return EXIT_RUN_FAILED if summary["skipped_reason"] else 0
 
 
 def command_extract(_args: argparse.Namespace) -> int:
@@ -160,6 +214,56 @@ def command_tag(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_serve(args: argparse.Namespace) -> int:
+    settings = _settings(database_url=args.db, allow_networks=tuple(args.allow_network or ()) or None)
+    if args.every < 1:
+        raise UsageError("--every must be at least 1 minute")
+    feeds_file = str(args.feeds or settings.feeds_file)
+    _request(settings, None, feeds_file, None, True, None)
+    _check_tagging(settings)
+    _check_schema(_connectable(settings.database_url))
+    _prefect_defaults()
+    from flows.serving import prefect_api, serve_ingest
+
+    parameters = {"feeds_file": feeds_file, "database_url": settings.database_url}
+    if settings.allow_networks:
+        parameters["allow_networks"] = list(settings.allow_networks)
+    with prefect_api(args.prefect_port):
+        serve_ingest(timedelta(minutes=args.every), parameters)
+    return 0
+
+
+def command_feeds_sync(args: argparse.Namespace) -> int:
+    settings = _settings(database_url=args.db)
+    specs = read_feed_file(args.feeds or settings.feeds_file)
+    print(admin.sync_feeds(_ready_database(settings), specs))
+    return 0
+
+
+def command_feeds_add(args: argparse.Namespace) -> int:
+    print(admin.add_feed(_ready_database(_settings(database_url=args.db)), args.url, args.source))
+    return 0
+
+
+def command_feeds_disable(args: argparse.Namespace) -> int:
+    if not admin.set_feed_status(_ready_database(_settings(database_url=args.db)), args.url, "disabled"):
+        raise UsageError(f"no feed {args.url!r} in the database; `newsetl feeds list` shows them")
+    print(f"disabled {args.url}: kept with its history, no longer polled (`newsetl feeds add` resumes it)")
+    return 0
+
+
+def command_feeds_list(args: argparse.Namespace) -> int:
+    print(admin.list_feeds(_ready_database(_settings(database_url=args.db))))
+    return 0
+
+
+def command_status(args: argparse.Namespace) -> int:
+    if args.runs < 1 or args.days < 1:
+        raise UsageError("--runs and --days must be 1 or more")
+    print(admin.status_report(_ready_database(_settings(database_url=args.db)), args.runs, args.days), end="")
+    return 0
+
+
 def command_db_upgrade(args: argparse.Namespace) -> int:
     from load.migrate import current_revision, upgrade
 
@@ -178,6 +282,38 @@ def command_db_current(args: argparse.Namespace) -> int:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _request(settings: Settings, urls: list[str] | None, feeds_file: str | None, *rest: Any) -> RunRequest:
+    try:
+        return RunRequest.build(settings, urls, feeds_file, *rest)
+    except FeedListError:
+        raise
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def _check_schema(engine: Engine) -> None:
+    from load.migrate import SchemaBehind, prepare
+
+    try:
+        prepare(engine)
+    except SchemaBehind as error:
+        raise UsageError(str(error)) from error
+    finally:
+        engine.dispose()
+
+
+def _ready_database(settings: Settings) -> Engine:
+    """A connected engine on a schema this newsetl can use (an empty database gets one)."""
+    engine = _connectable(settings.database_url)
+    _check_schema(engine)
+    return engine
+
+
+def _prefect_defaults() -> None:
+    for name, value in PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 def _check_tagging(settings: Settings) -> None:
@@ -214,6 +350,8 @@ def format_summary(summary: dict[str, Any], seconds: float, feeds_listed: int) -
         failed = {k: v for k, v in sorted(outcomes.items()) if k not in ("ok", "not_modified")}
         return f" ({', '.join(f'{k} {v}' for k, v in failed.items())})" if failed else ""
 
+    if summary["skipped_reason"]:
+        return f"run {summary['run_id']} not started: {summary['skipped_reason']}"
     return "\n".join(
         [
             f"run {summary['run_id']} completed in {seconds:.1f} s ({feeds_listed} feeds listed)",

@@ -8,15 +8,16 @@ of a run's batches are loaded, so a run killed halfway re-polls its feeds and pi
 from __future__ import annotations
 
 import os
+import random
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,16 +27,19 @@ from extract.client import make_client
 from extract.pages import CrawlState, fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
+from flows.cadence import next_cadence
 from flows.cpu import KillablePool, Overrun
-from flows.feedlist import feeds_from_urls, read_feed_file
+from flows.lease import RUN_LEASE, LeaseKeeper
 from flows.pagework import PageInput, PageOutput, TaggingSetup, make_page_handler, resolve_tagging
 from flows.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
 from flows.polling import poll_feeds
+from flows.request import RunRequest
 from flows.settings import Settings
-from load import store
+from load import registry, store
 from load.db import make_engine
-from load.migrate import upgrade
-from load.records import FeedPoll, FeedSpec, FeedState, PageResult
+from load.locks import LockHolder, acquire_lock
+from load.migrate import prepare
+from load.records import FeedPoll, FeedState, PageResult
 from transform.urls import url_key
 
 # Characters of an article the tagger reads; past that it tags the head and flags the article (FAULTS 31).
@@ -57,6 +61,7 @@ class RunSummary:
     articles_stored_elsewhere: int = 0  # fetched here, but a concurrent run stored the article first
     entities_tagged: int = 0
     topics_tagged: int = 0
+    skipped_reason: str | None = None  # set when another run held the lock and this one did nothing
     feed_outcomes: Counter[str] = field(default_factory=Counter)
     page_outcomes: Counter[str] = field(default_factory=Counter)
 
@@ -73,41 +78,45 @@ def ingest(
     limit: int | None = None,
     database_url: str | None = None,
     allow_networks: list[str] | None = None,
+    due_only: bool = False,
+    shard: str | None = None,
 ) -> dict[str, object]:
-    """Poll the feeds, fetch each new article once, extract, tag and load it."""
+    """Poll the feeds, fetch each new article once, extract, tag and load it.
+
+    feed_urls: poll just these (ad hoc); otherwise the feeds file is synced into the registry and its
+    active feeds are polled (only those due, with due_only; only one partition, with shard "I/N").
+    """
     settings = Settings.from_env(os.environ).with_overrides(
         database_url=database_url, allow_networks=tuple(allow_networks) if allow_networks else None
     )
-    specs = feeds_from_urls(feed_urls) if feed_urls else read_feed_file(_feeds_path(feeds_file, settings))
+    request = RunRequest.build(settings, feed_urls, feeds_file, limit, due_only, shard)
     engine = make_engine(settings.database_url)
-    upgrade(engine)
-    parameters = {"feeds": len(specs), "feeds_file": feeds_file, "limit": limit, "feed_urls": feed_urls}
-    summary = run_ingest(engine, settings, specs, limit, parameters)
+    prepare(engine)
+    summary = run_ingest(engine, settings, request, request.parameters(feeds_file))
+    publish_summary(summary)
     return summary.as_dict()
 
 
-def _feeds_path(feeds_file: str | None, settings: Settings) -> Path:
-    return Path(feeds_file) if feeds_file else settings.feeds_file
-
-
 def run_ingest(
-    engine: Engine,
-    settings: Settings,
-    specs: Sequence[FeedSpec],
-    limit: int | None,
-    parameters: dict[str, object],
+    engine: Engine, settings: Settings, request: RunRequest, parameters: dict[str, object]
 ) -> RunSummary:
     tagging = resolve_tagging(settings)  # a missing model or taxonomy fails here, before any row is written
-    feeds, run_id = register_run(engine, specs, parameters)
+    feeds, run_id, holder = register_run(engine, request, parameters)
     summary = RunSummary(run_id=run_id)
+    if holder is not None:
+        summary.skipped_reason = (
+            f"run {holder.run_id} holds {request.lock_name} until {holder.expires_at:%H:%M:%S} UTC"
+        )
+        get_run_logger().warning("not started: %s", summary.skipped_reason)
+        _finish(engine, run_id, "skipped", summary, summary.skipped_reason)
+        return summary
     polled: list[PolledFeed] = []
     try:
-        with _http_client(settings) as (client, policy):
+        with _lease(engine, request.lock_name, run_id), _http_client(settings) as (client, policy):
             polled = poll_all_feeds(client, feeds, policy, summary)
-            page_plan = plan_fetches(engine, polled, settings, limit, summary)
-            batch = BatchContext(
-                client, policy, CrawlState(client, policy), engine, run_id, tagging.taxonomy.version
-            )
+            page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
+            crawl = CrawlState(client, policy)
+            batch = BatchContext(client, policy, crawl, engine, run_id, tagging.taxonomy.version)
             with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
                 _fetch_and_load(replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary)
             record_feed_polls(engine, run_id, polled, page_plan)
@@ -141,13 +150,33 @@ def _record_failure(
 
 @task(cache_policy=NO_CACHE)
 def register_run(
-    engine: Engine, specs: Sequence[FeedSpec], parameters: dict[str, object]
-) -> tuple[list[FeedState], int]:
+    engine: Engine, request: RunRequest, parameters: dict[str, object]
+) -> tuple[list[FeedState], int, LockHolder | None]:
+    """Sync the feed list, choose the feeds to poll, record the run and take the run lock, in one go."""
     flow_run_id = runtime.flow_run.id
+    now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
-        feeds = store.upsert_feeds(session, specs)
+        feeds = _select_feeds(session, request, now)
         run_id = store.start_run(session, parameters, str(flow_run_id) if flow_run_id else None)
-    return feeds, run_id
+        holder = (
+            acquire_lock(session, request.lock_name, run_id, RUN_LEASE, now) if request.lock_name else None
+        )
+    get_run_logger().info("run %d: %d feeds to poll", run_id, len(feeds))
+    return feeds, run_id, holder
+
+
+def _select_feeds(session: Session, request: RunRequest, now: datetime) -> list[FeedState]:
+    if request.adhoc:
+        return store.upsert_feeds(session, request.specs)
+    synced = registry.sync_feed_file(session, request.specs)
+    if synced.added or synced.reactivated or synced.unlisted:
+        get_run_logger().info(
+            "feeds file synced: %d added, %d back, %d unlisted",
+            synced.added,
+            synced.reactivated,
+            synced.unlisted,
+        )
+    return registry.feeds_to_poll(session, now, request.due_only, request.shard)
 
 
 @task(cache_policy=NO_CACHE)
@@ -216,14 +245,35 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
 
 @task(cache_policy=NO_CACHE)
 def record_feed_polls(engine: Engine, run_id: int, polled: list[PolledFeed], page_plan: PagePlan) -> None:
-    """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends."""
+    """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends
+    and when it is due."""
+    now, rng = datetime.now(UTC), random.Random()
     with Session(engine) as session, session.begin():
         store.link_feed_items(session, page_plan.known_links)
         for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):  # row locks in key order
             poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
             if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full next time
                 poll = _without_validators(poll)
-            store.record_feed_poll(session, run_id, poll)
+            store.record_feed_poll(session, run_id, _with_cadence(item, poll, now, rng))
+
+
+def _with_cadence(item: PolledFeed, poll: FeedPoll, now: datetime, rng: random.Random) -> FeedPoll:
+    cadence = next_cadence(
+        interval_seconds=item.feed.poll_interval_seconds,
+        failure_score=item.feed.failure_score,
+        outcome=poll.outcome,
+        entries_seen=poll.entries_seen,
+        entries_new=poll.entries_new,
+        retry_after_seconds=item.retry_after_seconds,
+        now=now,
+        rng=rng,
+    )
+    return replace(
+        poll,
+        poll_interval_seconds=cadence.interval_seconds,
+        failure_score=cadence.failure_score,
+        next_poll_at=cadence.next_poll_at,
+    )
 
 
 def _without_validators(poll: FeedPoll) -> FeedPoll:
@@ -265,6 +315,21 @@ def _page_result(job: PageJob, fetched: FetchResult, output: PageOutput | Overru
             base, outcome=output.outcome, article=output.article, tagging=output.tagging, detail=output.detail
         )
     return base
+
+
+def publish_summary(summary: RunSummary) -> None:
+    """The run's summary as a table artifact, so the Prefect UI shows what each run did."""
+    rows = [{"measure": name, "value": str(value)} for name, value in summary.as_dict().items()]
+    create_table_artifact(table=rows, key="ingest-summary", description=f"newsetl run {summary.run_id}")
+
+
+@contextmanager
+def _lease(engine: Engine, lock_name: str | None, run_id: int) -> Iterator[None]:
+    if lock_name is None:
+        yield
+        return
+    with LeaseKeeper(engine, lock_name, run_id):
+        yield
 
 
 def _finish(engine: Engine, run_id: int, status: str, summary: RunSummary, error: str | None = None) -> None:

@@ -20,6 +20,9 @@ class PolledFeed:
     feed: FeedState
     poll: FeedPoll
     entries: tuple[FeedEntry, ...] = ()
+    retry_after_seconds: float | None = (
+        None  # the server's Retry-After, honoured when scheduling the next poll
+    )
 
 
 @dataclass(slots=True)

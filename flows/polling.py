@@ -42,7 +42,8 @@ def poll_feeds(client: httpx.Client, feeds: Sequence[FeedState], policy: HttpPol
 def poll_feed(client: httpx.Client, feed: FeedState, policy: HttpPolicy) -> PolledFeed:
     fetched = fetch_feed(client, feed.url, Validators(feed.etag, feed.last_modified), policy)
     if fetched.outcome != Outcome.OK:
-        return PolledFeed(feed, _poll(feed, fetched, fetched.outcome, detail=fetched.detail))
+        poll = _poll(feed, fetched, fetched.outcome, detail=fetched.detail)
+        return PolledFeed(feed, poll, retry_after_seconds=fetched.retry_after_seconds)
     body_hash = hashlib.sha256(fetched.body).hexdigest()
     if body_hash == feed.body_hash:  # servers that ignore validators still send the same bytes
         return PolledFeed(feed, _poll(feed, fetched, Outcome.NOT_MODIFIED, detail="body unchanged"))

@@ -40,3 +40,24 @@ def head_revision() -> str | None:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+class SchemaBehind(RuntimeError):
+    """The database was created by another version of newsetl; the message says what to run."""
+
+
+def prepare(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse one whose schema is at another revision.
+
+    Migrating an existing database is a step of its own (`newsetl db upgrade`): a scheduled run must not
+    alter a production schema behind the operator's back, and a worker with older code must not run
+    against a newer schema.
+    """
+    current, head = current_revision(engine), head_revision()
+    if current is None:
+        upgrade(engine)
+    elif current != head:
+        raise SchemaBehind(
+            f"the database schema is at revision {current} but this newsetl needs {head}; "
+            "run `newsetl db upgrade` (with the same --db) first"
+        )

@@ -6,14 +6,15 @@ import os
 import signal
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from flows.ingest import ingest
 from load.db import make_engine
-from load.models import Article
+from load.models import Article, RunLock
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer, Response
@@ -32,6 +33,12 @@ def _slow(response: Response):
         handler.wfile.write(response.body)
 
     return handle
+
+
+def _let_the_lease_lapse(url: str) -> None:
+    """What RUN_LEASE minutes of waiting would do."""
+    with make_engine(url).begin() as db:
+        db.execute(update(RunLock).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
 
 
 def _articles(url: str) -> int:
@@ -70,6 +77,9 @@ def test_a_killed_run_rerun_converges_to_a_clean_run(
     halfway = _articles(database_url)
     assert 2 <= halfway < 6, "the run was not killed halfway"
 
+    blocked = ingest(feeds_file=str(feeds), database_url=database_url)
+    assert "holds ingest:0/1" in blocked["skipped_reason"]  # the killed run's lease has not lapsed yet
+    _let_the_lease_lapse(database_url)
     ingest(feeds_file=str(feeds), database_url=database_url)
 
     (tmp_path / "clean").mkdir()

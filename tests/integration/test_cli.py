@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
+from load.db import make_engine
 
 SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
 
@@ -124,3 +125,58 @@ def test_tag_jsonl_answers_a_non_string_title_with_an_error_line_and_goes_on() -
     )
     assert out[0] == {"id": 1, "error": "bad_input", "detail": "record 1: missing or non-string title"}
     assert out[1]["id"] == 2 and "entities" in out[1]
+
+
+def test_run_refuses_a_database_whose_schema_is_behind(tmp_path, capsys) -> None:
+    from load.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    upgrade(make_engine(url), "0001")
+    assert main(["run", "https://feeds.example/rss", "--db", url]) == 2
+    assert "run `newsetl db upgrade`" in _one_error_line(capsys)
+    assert main(["db", "upgrade", "--db", url]) == 0
+
+
+def test_feeds_can_be_added_listed_and_disabled_by_hand(tmp_path, capsys) -> None:
+    db = ["--db", f"sqlite:///{tmp_path}/feeds.db"]
+    assert main(["feeds", "add", "https://example.org/rss", "--source", "Example", *db]) == 0
+    assert main(["feeds", "disable", "https://example.org/rss", *db]) == 0
+    assert main(["feeds", "list", *db]) == 0
+    listing = capsys.readouterr().out.splitlines()[-1]
+    assert listing.split()[:2] == ["disabled", "cli"] and listing.endswith("Example https://example.org/rss")
+    assert main(["feeds", "disable", "https://nowhere.example/rss", *db]) == 2
+
+
+def test_status_shows_runs_and_flags_a_broken_feed(tmp_path, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy.orm import Session
+
+    from load import store
+    from load.records import FeedPoll, FeedSpec
+
+    url = f"sqlite:///{tmp_path}/status.db"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    with Session(make_engine(url)) as session, session.begin():
+        (feed,) = store.upsert_feeds(
+            session, [FeedSpec("https://dead.example/rss", "k", "Dead News")], "file"
+        )
+        run_id = store.start_run(session, {}, None)
+        store.record_feed_poll(
+            session,
+            run_id,
+            FeedPoll(
+                feed.id,
+                "gone",
+                404,
+                5,
+                failure_score=2.0,
+                next_poll_at=datetime.now(UTC),
+                poll_interval_seconds=1800,
+            ),
+        )
+        store.finish_run(session, run_id, "completed", {"feeds_polled": 1, "feeds_failed": 1})
+    capsys.readouterr()
+    assert main(["status", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "completed" in out and "! https://dead.example/rss" in out

@@ -1,0 +1,90 @@
+"""`newsetl serve`: the schedules and the manual-trigger deployment, run from this one command until stopped.
+
+Prefect's `serve` registers the deployments with an API, polls it for due runs and executes each in a
+subprocess. Prefect's own ephemeral API (what `newsetl run` uses) has no scheduler service, so when
+PREFECT_API_URL is unset, serve starts a `prefect server start` of its own on 127.0.0.1 (its state in
+$PREFECT_HOME, ~/.prefect by default) and stops it on the way out. On SIGTERM or Ctrl-C Prefect pauses the
+schedules and stops; a run cut short releases its database lock, or the lock's lease lapses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect import serve
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from flows.ingest import ingest
+
+SCHEDULED = "scheduled"  # polls due feeds every interval
+MANUAL = "manual"  # no schedule: `prefect deployment run 'ingest/manual' --param ...`
+SERVER_STARTUP_SECONDS = 120.0  # PREFECT.md measured 9-19 s for a fresh home; CI machines are slower
+
+
+def serve_ingest(interval: timedelta, parameters: dict[str, Any]) -> None:
+    """Block, running the scheduled ingest every `interval` (due feeds only) and any manual trigger."""
+    scheduled = ingest.to_deployment(
+        name=SCHEDULED,
+        interval=interval,
+        parameters={**parameters, "due_only": True},
+        concurrency_limit=1,
+        description="Polls the feeds whose next poll time has come.",
+    )
+    manual = ingest.to_deployment(
+        name=MANUAL,
+        parameters=parameters,
+        concurrency_limit=1,
+        description="One ingest run on demand; takes the flow's parameters.",
+    )
+    serve(scheduled, manual, print_starting_message=True)
+
+
+@contextmanager
+def prefect_api(port: int) -> Iterator[str]:
+    """PREFECT_API_URL when set; otherwise a Prefect server of our own on 127.0.0.1:`port`, for the block."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield os.environ["PREFECT_API_URL"]
+        return
+    url = f"http://127.0.0.1:{port}/api"
+    prefect = Path(sys.executable).with_name("prefect")
+    command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        _wait_until_healthy(server, url)
+        print(f"Prefect server for the schedules: {url} (UI at http://127.0.0.1:{port})", flush=True)
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def _wait_until_healthy(server: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + SERVER_STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            error = server.stderr.read().decode(errors="replace")[-2000:] if server.stderr else ""
+            raise RuntimeError(
+                f"the Prefect server exited ({server.returncode}); is the port taken?\n{error}"
+            )
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server did not answer at {url} within {SERVER_STARTUP_SECONDS:.0f} s")

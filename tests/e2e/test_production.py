@@ -1,0 +1,127 @@
+"""The production path, as the README's "Production" section runs it: a Prefect server, `prefect deploy`
+from prefect.yaml, a manual trigger by deployment name, a process worker; and two shards at once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from load.db import make_engine
+from load.models import Article, FeedItem
+from tests.databases import data_counts, fresh_database
+from tests.e2e.conftest import write_feeds_file
+from tests.localserver import LocalServer
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A throw-away `prefect server start` with its own PREFECT_HOME; yields the environment to reach it."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    command = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_healthy(env["PREFECT_API_URL"], server)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(240):
+        assert server.poll() is None, "prefect server exited"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("prefect server did not start")
+
+
+def _prefect(env: dict[str, str], *args: str, cwd: Path = REPO, timeout: float = 300) -> str:
+    done = subprocess.run(
+        [str(BIN / "prefect"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_a_deployment_triggered_by_name_runs_on_a_worker(site: LocalServer, prefect_server, tmp_path) -> None:
+    env = {**prefect_server, "NEWSETL_DATABASE_URL": f"sqlite:///{tmp_path / 'news.db'}"}
+    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
+    _prefect(env, "work-pool", "create", "newsetl", "--type", "process")
+    _prefect(env, "--no-prompt", "deploy", "--all")
+
+    _prefect(
+        env, "deployment", "run", "ingest/manual", "--param", f"feeds_file={feeds}", "--param", "limit=3"
+    )
+    _prefect(env, "worker", "start", "--pool", "newsetl", "--run-once")
+
+    with make_engine(env["NEWSETL_DATABASE_URL"]).connect() as db:
+        assert (
+            db.execute(select(func.count()).select_from(Article)).scalar_one() == 3
+        )  # the parameter arrived
+        assert db.execute(select(func.count()).select_from(FeedItem)).scalar_one() >= 3
+
+
+def test_two_shards_at_once_load_exactly_the_rows_of_one_run(
+    site: LocalServer, tmp_path, prefect_api
+) -> None:
+    if not shutil.which("newsetl", path=str(BIN)):
+        pytest.skip("the newsetl command is not installed")
+    feeds = write_feeds_file(
+        tmp_path, [site.url(p) for p in ("/world.rss", "/business.atom", "/consent.xml")]
+    )
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    (tmp_path / "one").mkdir()
+    with (
+        fresh_database("postgresql", tmp_path) as sharded,
+        fresh_database("sqlite", tmp_path / "one") as single,
+    ):
+        subprocess.run(
+            [BIN / "newsetl", "db", "upgrade", "--db", sharded], env=env, check=True, capture_output=True
+        )
+        shards = [
+            subprocess.Popen(
+                [BIN / "newsetl", "run", "--feeds", str(feeds), "--db", sharded, "--shard", f"{i}/2"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
+        outputs = [shard.communicate(timeout=300) for shard in shards]
+        assert [shard.returncode for shard in shards] == [0, 0], outputs
+        subprocess.run([BIN / "newsetl", "run", "--feeds", str(feeds), "--db", single], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        assert data_counts(make_engine(sharded)) == data_counts(make_engine(single))
+        polled = [int(out.split("feeds     polled ")[1].split(",")[0]) for out, _ in outputs]
+        assert sum(polled) == 3  # every feed polled by exactly one shard
