@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from flows.ingest import ingest
@@ -115,3 +116,24 @@ def test_limit_defers_pages_and_the_next_run_fetches_them(site, database_url, tm
     assert second["articles_new"] + second["articles_failed"] == 4
     with make_engine(database_url).connect() as db:
         assert len(db.execute(select(Article.id)).all()) == 6
+
+
+def test_a_due_only_run_skips_feeds_polled_moments_ago(site, database_url, tmp_path) -> None:
+    _run(site, database_url, tmp_path)
+    with make_engine(database_url).connect() as db:
+        next_polls = db.execute(
+            select(Feed.next_poll_at, Feed.poll_interval_seconds, Feed.failure_score)
+        ).all()
+    assert all(when is not None for when, _, _ in next_polls)
+    assert sorted(score for *_, score in next_polls) == [0.0, 0.0, 1.0]  # the consent wall is a hard failure
+
+    summary = _run(site, database_url, tmp_path, due_only=True)
+
+    assert summary["feeds_polled"] == 0
+
+
+def test_a_bad_parameter_fails_the_run_at_once_naming_it(site, database_url, tmp_path) -> None:
+    with pytest.raises(ValueError, match="shard '2/2' must be I/N"):
+        _run(site, database_url, tmp_path, shard="2/2")
+    with pytest.raises(ValueError, match="limit=-1"):
+        _run(site, database_url, tmp_path, limit=-1)
