@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,21 @@ def test_a_bad_parameter_fails_the_run_at_once_naming_it(site, database_url, tmp
         _run(site, database_url, tmp_path, shard="2/2")
     with pytest.raises(ValueError, match="limit=-1"):
         _run(site, database_url, tmp_path, limit=-1)
+
+
+def test_each_run_publishes_its_summary_as_a_table_artifact(site, database_url, tmp_path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    summary = _run(site, database_url, tmp_path)
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ingest-summary"]))
+        )
+    tables = [json.loads(a.data) for a in artifacts if a.type == "table"]
+    expected = [
+        {"measure": "run_id", "value": str(summary["run_id"])},
+        {"measure": "articles_new", "value": "4"},
+    ]
+    assert any(all(row in table for row in expected) for table in tables)
