@@ -33,8 +33,6 @@ PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-    # Our own packages' log records reach the flow run's logs (and so the Prefect UI), not only stderr.
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "extract,transform,load,flows",
 }
 
 

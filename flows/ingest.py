@@ -7,6 +7,7 @@ of a run's batches are loaded, so a run killed halfway re-polls its feeds and pi
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections import Counter
@@ -19,6 +20,7 @@ import httpx
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.logging.handlers import APILogHandler
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -42,6 +44,7 @@ from load.migrate import prepare
 from load.records import FeedPoll, FeedState, PageResult
 from transform.urls import url_key
 
+LIBRARY_LOGGERS = ("extract", "transform", "load", "flows")
 # Characters of an article the tagger reads; past that it tags the head and flags the article (FAULTS 31).
 TAGGER_MAX_CHARS = 100_000
 
@@ -92,7 +95,8 @@ def ingest(
     request = RunRequest.build(settings, feed_urls, feeds_file, limit, due_only, shard)
     engine = make_engine(settings.database_url)
     prepare(engine)
-    summary = run_ingest(engine, settings, request, request.parameters(feeds_file))
+    with _library_logs_to_run():
+        summary = run_ingest(engine, settings, request, request.parameters(feeds_file))
     publish_summary(summary)
     return summary.as_dict()
 
@@ -315,6 +319,37 @@ def _page_result(job: PageJob, fetched: FetchResult, output: PageOutput | Overru
             base, outcome=output.outcome, article=output.article, tagging=output.tagging, detail=output.detail
         )
     return base
+
+
+class _RunLogHandler(APILogHandler):
+    """Prefect's API log handler, told the flow run: records logged from our worker threads carry no run
+    context of their own, and would otherwise be dropped."""
+
+    def __init__(self, flow_run_id: str) -> None:
+        super().__init__()
+        self._flow_run_id = flow_run_id
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not getattr(record, "flow_run_id", None):
+            record.flow_run_id = self._flow_run_id
+        super().emit(record)
+
+
+@contextmanager
+def _library_logs_to_run() -> Iterator[None]:
+    """Our packages' log records (a line per feed polled and page fetched) also go to the flow run's logs,
+    so the Prefect UI shows them."""
+    handler = _RunLogHandler(str(runtime.flow_run.id))
+    loggers = [logging.getLogger(name) for name in LIBRARY_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
 
 
 def publish_summary(summary: RunSummary) -> None:

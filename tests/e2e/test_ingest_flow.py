@@ -156,3 +156,14 @@ def test_each_run_publishes_its_summary_as_a_table_artifact(site, database_url, 
         {"measure": "articles_new", "value": "4"},
     ]
     assert any(all(row in table for row in expected) for table in tables)
+
+
+def test_library_log_records_reach_the_flow_run_logs(site, database_url, tmp_path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterName
+
+    _run(site, database_url, tmp_path)
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(log_filter=LogFilter(name=LogFilterName(any_=["extract.pages"])), limit=50)
+    assert any("outcome=not_html" in log.message and "report.pdf" in log.message for log in logs)
