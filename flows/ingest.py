@@ -20,6 +20,7 @@ import httpx
 from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.logging.handlers import APILogHandler
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -141,13 +142,15 @@ def _fetch_and_load(context: BatchContext, jobs: list[PageJob], size: int, summa
 def _record_failure(
     engine: Engine, run_id: int, polled: list[PolledFeed], summary: RunSummary, error: BaseException
 ) -> None:
-    """Mark the run failed and keep its feed outcomes, without validators so that the next run polls those
-    feeds in full. Best effort: when the database itself is what failed, the original error is what counts."""
+    """Mark the run failed (cancelled, when stopped by a signal) and keep its feed outcomes, without
+    validators so that the next run polls those feeds in full. Best effort: when the database itself is what
+    failed, the original error is what counts."""
     try:
         with Session(engine) as session, session.begin():
             for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
                 store.record_feed_poll(session, run_id, _without_validators(item.poll))
-        _finish(engine, run_id, "failed", summary, f"{type(error).__name__}: {error}")
+        status = "cancelled" if isinstance(error, (TerminationSignal, KeyboardInterrupt)) else "failed"
+        _finish(engine, run_id, status, summary, f"{type(error).__name__}: {error}")
     except SQLAlchemyError as also:
         get_run_logger().error("could not record the failure of run %d: %s", run_id, also)
 
