@@ -160,10 +160,15 @@ def test_each_run_publishes_its_summary_as_a_table_artifact(site, database_url, 
 
 def test_library_log_records_reach_the_flow_run_logs(site, database_url, tmp_path) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterName
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
 
-    _run(site, database_url, tmp_path)
+    summary = _run(site, database_url, tmp_path)
+    with make_engine(database_url).connect() as db:
+        flow_run_id = db.execute(select(Run.flow_run_id).where(Run.id == summary["run_id"])).scalar_one()
+    APILogHandler().flush()  # the handler sends in batches from a background worker
 
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(log_filter=LogFilter(name=LogFilterName(any_=["extract.pages"])), limit=50)
-    assert any("outcome=not_html" in log.message and "report.pdf" in log.message for log in logs)
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    page_lines = [log.message for log in logs if log.name == "extract.pages"]
+    assert any("outcome=not_html" in line and "report.pdf" in line for line in page_lines)
