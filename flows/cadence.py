@@ -14,7 +14,8 @@ The rules (after mediacloud/rss-fetcher, whose ~180,000 news feeds taught that "
   interval and never longer than MAX_BACKOFF: a feed is never deleted by the system, only polled rarely,
   once a month at worst.
 * **Retry-After.** The next poll is no earlier than now + Retry-After (cut to MAX_RETRY_AFTER).
-* **Jitter.** Every delay gets up to +MAX_JITTER_FRACTION of itself, so feeds polled together drift apart.
+* **Jitter.** Every delay gets up to +MAX_JITTER_FRACTION of itself, so feeds polled together drift apart;
+  never past MAX_BACKOFF.
 
 Outcome weights (labels are `extract.records.Outcome` values):
 
@@ -148,8 +149,9 @@ def next_cadence(
         score = _clean_score(failure_score) + weight
         delay = _backoff(interval, score)
     delay = max(delay, _retry_after(retry_after_seconds))
-    jitter = delay * rng.uniform(0.0, MAX_JITTER_FRACTION)
-    next_poll_at = now.astimezone(UTC) + delay + jitter
+    # The cap holds after jitter too: a feed is polled once a month at worst, not a few days later.
+    jittered = min(delay * (1 + rng.uniform(0.0, MAX_JITTER_FRACTION)), max(delay, MAX_BACKOFF))
+    next_poll_at = now.astimezone(UTC) + jittered
     return Cadence(round(interval.total_seconds()), score, next_poll_at)
 
 

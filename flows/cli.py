@@ -167,7 +167,7 @@ def _add_status(commands: Any) -> None:
 def command_run(args: argparse.Namespace) -> int:
     settings = _settings(database_url=args.db, allow_networks=tuple(args.allow_network or ()) or None)
     feeds_file = None if args.urls else str(args.feeds or settings.feeds_file)
-    request = _request(settings, args.urls or None, feeds_file, args.limit, args.due, args.shard)
+    _request(settings, args.urls or None, feeds_file, args.limit, args.due, args.shard)
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))
     _prefect_defaults()
@@ -187,7 +187,7 @@ def command_run(args: argparse.Namespace) -> int:
     except Exception as error:
         print(f"newsetl: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    print(format_summary(summary, time.monotonic() - began, len(request.specs)))
+    print(format_summary(summary, time.monotonic() - began))
     return EXIT_RUN_FAILED if summary["skipped_reason"] else 0
 
 
@@ -223,11 +223,12 @@ def command_serve(args: argparse.Namespace) -> int:
     _prefect_defaults()
     from flows.serving import prefect_api, serve_ingest
 
-    parameters = {"feeds_file": feeds_file, "database_url": settings.database_url}
-    if settings.allow_networks:
-        parameters["allow_networks"] = list(settings.allow_networks)
+    # The runs are subprocesses that read these from the environment, so a database password never shows
+    # among the deployment parameters in the Prefect UI.
+    os.environ["NEWSETL_DATABASE_URL"] = settings.database_url
+    os.environ["NEWSETL_ALLOW_NETWORKS"] = ",".join(settings.allow_networks)
     with prefect_api(args.prefect_port):
-        serve_ingest(timedelta(minutes=args.every), parameters)
+        serve_ingest(timedelta(minutes=args.every), {"feeds_file": feeds_file})
     return 0
 
 
@@ -343,7 +344,7 @@ def _connectable(url: str) -> Engine:
     return engine
 
 
-def format_summary(summary: dict[str, Any], seconds: float, feeds_listed: int) -> str:
+def format_summary(summary: dict[str, Any], seconds: float) -> str:
     def breakdown(outcomes: dict[str, int]) -> str:
         failed = {k: v for k, v in sorted(outcomes.items()) if k not in ("ok", "not_modified")}
         return f" ({', '.join(f'{k} {v}' for k, v in failed.items())})" if failed else ""
@@ -352,7 +353,7 @@ def format_summary(summary: dict[str, Any], seconds: float, feeds_listed: int) -
         return f"run {summary['run_id']} not started: {summary['skipped_reason']}"
     return "\n".join(
         [
-            f"run {summary['run_id']} completed in {seconds:.1f} s ({feeds_listed} feeds listed)",
+            f"run {summary['run_id']} completed in {seconds:.1f} s",
             f"  feeds     polled {summary['feeds_polled']}, not modified {summary['feeds_not_modified']}, "
             f"failed {summary['feeds_failed']}{breakdown(summary['feed_outcomes'])}",
             f"  articles  new {summary['articles_new']}, duplicate {summary['articles_duplicate']}, "

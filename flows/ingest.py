@@ -11,7 +11,7 @@ import logging
 import os
 import random
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -117,13 +117,18 @@ def run_ingest(
         return summary
     polled: list[PolledFeed] = []
     try:
-        with _lease(engine, request.lock_name, run_id), _http_client(settings) as (client, policy):
+        with (
+            _lease(engine, request.lock_name, run_id) as ensure_held,
+            _http_client(settings) as (client, policy),
+        ):
             polled = poll_all_feeds(client, feeds, policy, summary)
             page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
             crawl = CrawlState(client, policy)
             batch = BatchContext(client, policy, crawl, engine, run_id, tagging.taxonomy.version)
             with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
-                _fetch_and_load(replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary)
+                _fetch_and_load(
+                    replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary, ensure_held
+                )
             record_feed_polls(engine, run_id, polled, page_plan)
     except BaseException as error:
         _record_failure(engine, run_id, polled, summary, error)
@@ -132,9 +137,16 @@ def run_ingest(
     return summary
 
 
-def _fetch_and_load(context: BatchContext, jobs: list[PageJob], size: int, summary: RunSummary) -> None:
+def _fetch_and_load(
+    context: BatchContext,
+    jobs: list[PageJob],
+    size: int,
+    summary: RunSummary,
+    ensure_held: Callable[[], None],
+) -> None:
     batches = [jobs[start : start + size] for start in range(0, len(jobs), size)]
     for number, batch in enumerate(batches, start=1):
+        ensure_held()
         process_batch(context, batch, summary)
         get_run_logger().info("batch %d/%d loaded: %s", number, len(batches), _progress(summary))
 
@@ -259,9 +271,10 @@ def record_feed_polls(engine: Engine, run_id: int, polled: list[PolledFeed], pag
         store.link_feed_items(session, page_plan.known_links)
         for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):  # row locks in key order
             poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
-            if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full next time
-                poll = _without_validators(poll)
-            store.record_feed_poll(session, run_id, _with_cadence(item, poll, now, rng))
+            poll = _with_cadence(item, poll, now, rng)
+            if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full, and soon
+                poll = replace(_without_validators(poll), next_poll_at=now)
+            store.record_feed_poll(session, run_id, poll)
 
 
 def _with_cadence(item: PolledFeed, poll: FeedPoll, now: datetime, rng: random.Random) -> FeedPoll:
@@ -362,12 +375,13 @@ def publish_summary(summary: RunSummary) -> None:
 
 
 @contextmanager
-def _lease(engine: Engine, lock_name: str | None, run_id: int) -> Iterator[None]:
+def _lease(engine: Engine, lock_name: str | None, run_id: int) -> Iterator[Callable[[], None]]:
+    """Holds the run lock for the block; yields the check to make between batches."""
     if lock_name is None:
-        yield
+        yield lambda: None
         return
-    with LeaseKeeper(engine, lock_name, run_id):
-        yield
+    with LeaseKeeper(engine, lock_name, run_id) as keeper:
+        yield keeper.ensure_held
 
 
 def _finish(engine: Engine, run_id: int, status: str, summary: RunSummary, error: str | None = None) -> None:

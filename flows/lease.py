@@ -22,12 +22,20 @@ RUN_LEASE = timedelta(minutes=3)
 RENEW_EVERY = RUN_LEASE / 3
 
 
+class LockLost(RuntimeError):
+    """Another run took the lock after this run's lease lapsed: this run must stop before it overlaps."""
+
+
 class LeaseKeeper:
-    """Renews `name` for `run_id` every RENEW_EVERY until the block ends, then releases it."""
+    """Renews `name` for `run_id` every RENEW_EVERY until the block ends, then releases it.
+
+    The run calls `ensure_held()` between batches: once a renewal finds the lock taken by another run, it
+    raises LockLost there rather than let two runs work on the same feeds.
+    """
 
     def __init__(self, engine: Engine, name: str, run_id: int) -> None:
         self._engine, self._name, self._run_id = engine, name, run_id
-        self._stop = threading.Event()
+        self._stop, self._lost = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._renew_until_stopped, name="newsetl-lease", daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
@@ -45,8 +53,14 @@ class LeaseKeeper:
         while not self._stop.wait(RENEW_EVERY.total_seconds()):
             self._write(self._renew)
 
+    def ensure_held(self) -> None:
+        if self._lost.is_set():
+            raise LockLost(f"run {self._run_id} lost {self._name} to another run after its lease lapsed")
+
     def _renew(self, session: Session) -> None:
-        renew_lock(session, self._name, self._run_id, RUN_LEASE, datetime.now(UTC))
+        if not renew_lock(session, self._name, self._run_id, RUN_LEASE, datetime.now(UTC)):
+            logger.error("run %d no longer holds %s", self._run_id, self._name)
+            self._lost.set()
 
     def _write(self, action: Callable[[Session], None]) -> None:
         try:

@@ -34,8 +34,13 @@ def poll_feeds(client: httpx.Client, feeds: Sequence[FeedState], policy: HttpPol
             results[index] = poll_feed(client, feeds[index], policy)
 
     with ThreadPoolExecutor(max_workers=policy.max_parallel_hosts) as executor:
-        for future in [executor.submit(poll_host, indexes) for indexes in by_host.values()]:
-            future.result()  # re-raises what nobody expected
+        futures = [executor.submit(poll_host, indexes) for indexes in by_host.values()]
+        try:
+            for future in futures:
+                future.result()  # re-raises what nobody expected
+        except BaseException:  # a signal or a bug: do not poll the hosts still waiting
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
     return [results[i] for i in range(len(feeds))]
 
 

@@ -10,6 +10,7 @@ schedules and stops; a run cut short releases its database lock, or the lock's l
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,10 @@ def prefect_api(port: int) -> Iterator[str]:
         yield os.environ["PREFECT_API_URL"]
         return
     url = f"http://127.0.0.1:{port}/api"
+    # SIGTERM ends this process without unwinding unless it raises: make it raise, so that the `finally`
+    # below stops the server we started instead of leaving it running. Once Prefect's runner starts it
+    # installs its own handler, which stops the runner gracefully and returns here all the same.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(
@@ -71,6 +76,10 @@ def prefect_api(port: int) -> Iterator[str]:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _wait_until_healthy(server: subprocess.Popen[bytes], url: str) -> None:

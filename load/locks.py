@@ -2,8 +2,8 @@
 
 Prefect's deployment concurrency limit covers runs started through Prefect, but not `newsetl run` typed by
 hand, and a crashed run can hold Prefect's slot until its lease expires. This lease lives in the news
-database itself: taken with one atomic upsert (so two runs racing for it cannot both win), renewed after
-every batch, released at the end, and simply lapsing when a killed run stops renewing it.
+database itself: taken with one atomic upsert (so two runs racing for it cannot both win), renewed every
+minute, released at the end, and simply lapsing when a killed run stops renewing it.
 """
 
 from __future__ import annotations
@@ -44,10 +44,12 @@ def acquire_lock(
     return LockHolder(holder.run_id, holder.expires_at)
 
 
-def renew_lock(session: Session, name: str, run_id: int, lease: timedelta, now: datetime) -> None:
-    session.execute(
+def renew_lock(session: Session, name: str, run_id: int, lease: timedelta, now: datetime) -> bool:
+    """Extend the lease; False when `run_id` no longer holds it (it lapsed and another run took it)."""
+    renewed = session.execute(
         update(RunLock).where(RunLock.name == name, RunLock.run_id == run_id).values(expires_at=now + lease)
     )
+    return renewed.rowcount > 0
 
 
 def release_lock(session: Session, name: str, run_id: int) -> None:
