@@ -1,0 +1,74 @@
+"""`newsetl serve` as the README's "Run on a schedule" and "Trigger by hand" sections use it: with no Prefect
+set up, it starts a server of its own, runs a deployment triggered by name, and on SIGTERM stops cleanly,
+taking its server down with it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from load.db import make_engine
+from load.models import Run
+from tests.e2e.conftest import write_feeds_file
+from tests.e2e.test_production import _free_port
+from tests.localserver import LocalServer
+
+BIN = Path(sys.executable).parent
+
+
+def test_serve_runs_a_manual_trigger_and_stops_its_own_server_on_sigterm(site: LocalServer, tmp_path) -> None:
+    port, database = _free_port(), tmp_path / "news.db"
+    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # no Prefect set up
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect-home"), "NEWSETL_DATABASE_URL": f"sqlite:///{database}"}
+    subprocess.run([BIN / "newsetl", "db", "upgrade"], env=env, check=True, capture_output=True)
+    log = (tmp_path / "serve.log").open("w")
+    command = [BIN / "newsetl", "serve", "--feeds", str(feeds), "--prefect-port", str(port)]
+    serve = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    api = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
+    try:
+        _wait_for(lambda: "ingest/manual" in (tmp_path / "serve.log").read_text(), serve, tmp_path)
+        subprocess.run(
+            [BIN / "prefect", "deployment", "run", "ingest/manual", "--param", "limit=2"],
+            env=api, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        _wait_for(lambda: _completed_run_with(database, limit=2), serve, tmp_path)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        code = serve.wait(timeout=120)
+    output = (tmp_path / "serve.log").read_text()
+    assert code == 0, output[-3000:]
+    assert not _answers(f"http://127.0.0.1:{port}/api/health"), "serve left its Prefect server running"
+
+
+def _completed_run_with(database: Path, **parameters: object) -> bool:
+    if not database.exists():
+        return False
+    with make_engine(f"sqlite:///{database}").connect() as db:
+        runs = db.execute(select(Run.parameters, Run.status)).all()
+    return any(status == "completed" and parameters.items() <= stored.items() for stored, status in runs)
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], tmp_path: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError("timed out; serve printed:\n" + (tmp_path / "serve.log").read_text()[-3000:])
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
