@@ -33,8 +33,9 @@ class LeaseKeeper:
     raises LockLost there rather than let two runs work on the same feeds.
     """
 
-    def __init__(self, engine: Engine, name: str, run_id: int) -> None:
+    def __init__(self, engine: Engine, name: str, run_id: int, renew_every: timedelta = RENEW_EVERY) -> None:
         self._engine, self._name, self._run_id = engine, name, run_id
+        self._renew_every = renew_every
         self._stop, self._lost = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._renew_until_stopped, name="newsetl-lease", daemon=True)
 
@@ -50,7 +51,7 @@ class LeaseKeeper:
         self._write(lambda session: release_lock(session, self._name, self._run_id))
 
     def _renew_until_stopped(self) -> None:
-        while not self._stop.wait(RENEW_EVERY.total_seconds()):
+        while not self._stop.wait(self._renew_every.total_seconds()):
             self._write(self._renew)
 
     def ensure_held(self) -> None:

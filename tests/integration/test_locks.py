@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
 
+import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flows.lease import LeaseKeeper, LockLost
 from load.db import make_engine
 from load.locks import acquire_lock, release_lock, renew_lock
 from load.migrate import upgrade
+from load.models import RunLock
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 LEASE = timedelta(minutes=30)
@@ -60,3 +65,31 @@ def test_two_runs_racing_for_the_lock_never_both_win(database_url) -> None:
                 pool.submit(race, run_id, start, now) for run_id in (2 * attempt + 10, 2 * attempt + 11)
             ]
             assert [w.result() for w in winners].count(True) == 1
+
+
+def test_renewal_reports_a_lock_taken_over_by_another_run(database_url) -> None:
+    engine = _engine(database_url)
+    assert _acquire(engine, 1) is None
+    assert _acquire(engine, 2, NOW + LEASE * 2) is None  # run 1 stalled past its lease
+    with Session(engine) as session, session.begin():
+        assert not renew_lock(session, "ingest:0/1", 1, LEASE, NOW + LEASE * 2)
+        assert renew_lock(session, "ingest:0/1", 2, LEASE, NOW + LEASE * 2)
+
+
+def test_a_run_that_lost_its_lease_stops_and_leaves_the_new_holder_its_lock(database_url) -> None:
+    engine = _engine(database_url)
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        assert acquire_lock(session, "ingest:0/1", 1, timedelta(minutes=3), now) is None
+    with LeaseKeeper(engine, "ingest:0/1", 1, renew_every=timedelta(seconds=0.05)) as keeper:
+        keeper.ensure_held()  # still ours
+        with Session(engine) as session, session.begin():  # run 1 looked stalled; run 2 took over
+            assert (
+                acquire_lock(session, "ingest:0/1", 2, timedelta(minutes=3), now + timedelta(hours=1)) is None
+            )
+        with pytest.raises(LockLost, match="run 1 lost ingest:0/1"):
+            for _ in range(200):
+                keeper.ensure_held()
+                time.sleep(0.01)  # the keeper's next renewal finds run 2 holding the lock
+    with engine.connect() as db:  # leaving the block released nothing of run 2's
+        assert db.execute(select(RunLock.run_id)).scalars().all() == [2]
