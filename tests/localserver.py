@@ -10,12 +10,22 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients hanging up on a kept-alive connection (a finished run's process exiting) are normal here."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ Handler = Callable[[BaseHTTPRequestHandler], None]
 class RecordedRequest:
     path: str
     headers: dict[str, str]
+    at: float = 0.0  # time.monotonic() on arrival, for benchmarks that time what a request answers
 
 
 class LocalServer:
@@ -44,7 +55,7 @@ class LocalServer:
         self.routes: dict[str, Response | Handler] = {}
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, 0), self._handler_class())
+        self._httpd = _QuietServer((host, 0), self._handler_class())
         self._httpd.daemon_threads = True
         self.host = host
         self.port = self._httpd.server_address[1]
@@ -67,8 +78,9 @@ class LocalServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                arrived = RecordedRequest(self.path, dict(self.headers.items()), time.monotonic())
                 with server._lock:
-                    server.requests.append(RecordedRequest(self.path, dict(self.headers.items())))
+                    server.requests.append(arrived)
                 route = server.routes.get(self.path)
                 if route is None:
                     route = Response(b"not found", 404)
