@@ -54,14 +54,21 @@ class FeedHealth:
     failure_score: float
     next_poll_at: datetime | None
     daily_new: tuple[int, ...]  # articles first listed by this feed per UTC day, oldest first, ending today
+    # The last days of the window on which the feed existed (None: all): a feed added yesterday has not
+    # been silent for four weeks.
+    tracked_days: int | None = None
+
+    @property
+    def _tracked(self) -> tuple[int, ...]:
+        return self.daily_new[-self.tracked_days :] if self.tracked_days else self.daily_new
 
     @property
     def articles_per_day(self) -> float:
-        return sum(self.daily_new) / len(self.daily_new) if self.daily_new else 0.0
+        return sum(self._tracked) / len(self._tracked) if self._tracked else 0.0
 
     @property
     def silent_days(self) -> int:
-        return sum(1 for count in self.daily_new if count == 0)
+        return sum(1 for count in self._tracked if count == 0)
 
 
 def recent_runs(session: Session, limit: int = 10) -> list[RunRow]:
@@ -84,8 +91,18 @@ def feed_health(session: Session, now: datetime, days: int = 28) -> list[FeedHea
         raise ValueError(f"days must be at least 1, not {days}")
     start = window_start(now, days)
     daily = daily_new_by_feed(session, start, days)
-    health = [_health(row, daily.get(row.id, (0,) * days)) for row in session.execute(_feeds_query())]
+    health = [
+        _health(row, daily.get(row.id, (0,) * days), _days_since(row.created_at, start, days))
+        for row in session.execute(_feeds_query())
+    ]
     return sorted(health, key=_worst_first)
+
+
+def _days_since(created_at: datetime | None, start: datetime, days: int) -> int:
+    """How many of the window's `days` days, counted back from the last, the feed existed on (at least 1)."""
+    if created_at is None or created_at <= start:
+        return days
+    return max(days - (created_at - start) // DAY, 1)
 
 
 def window_start(now: datetime, days: int) -> datetime:
@@ -133,10 +150,11 @@ def _feeds_query() -> Any:
         _latest_outcome().label("last_outcome"),
         Feed.failure_score,
         Feed.next_poll_at,
+        Feed.created_at,
     ).outerjoin(Source, Source.id == Feed.source_id)
 
 
-def _health(row: Row[Any], daily_new: tuple[int, ...]) -> FeedHealth:
+def _health(row: Row[Any], daily_new: tuple[int, ...], tracked_days: int) -> FeedHealth:
     return FeedHealth(
         feed_id=row.id,
         url=row.url,
@@ -149,6 +167,7 @@ def _health(row: Row[Any], daily_new: tuple[int, ...]) -> FeedHealth:
         failure_score=float(row.failure_score or 0.0),
         next_poll_at=row.next_poll_at,
         daily_new=daily_new,
+        tracked_days=tracked_days,
     )
 
 

@@ -35,9 +35,13 @@ def session(database_url):
 
 
 def _add_feeds(session: Session, count: int) -> list[int]:
+    """Feeds followed for a year already, so that every day of a window counts for them."""
     specs = [FeedSpec(url, f"k{i}", f"Outlet {i}", None) for i, url in enumerate(URLS[:count])]
     with session.begin():
-        return [feed.id for feed in store.upsert_feeds(session, specs, origin="file")]
+        ids = [feed.id for feed in store.upsert_feeds(session, specs, origin="file")]
+        year_ago = datetime.now(UTC) - 365 * DAY
+        session.execute(update(Feed).where(Feed.id.in_(ids)).values(created_at=year_ago))
+    return ids
 
 
 def _poll(session: Session, *polls: FeedPoll) -> None:
@@ -91,6 +95,18 @@ def test_new_articles_are_counted_per_utc_day_oldest_first_ending_today(session)
     assert (health[feed].silent_days, health[feed].articles_per_day) == (4, pytest.approx(4 / 7))
     assert health[quiet].daily_new == (0,) * 7
     assert (health[quiet].silent_days, health[quiet].articles_per_day) == (7, 0.0)
+
+
+def test_a_feed_added_during_the_window_is_judged_on_the_days_it_existed(session) -> None:
+    new, old = _add_feeds(session, 2)
+    now = datetime.now(UTC)
+    start = queries.window_start(now, 7)
+    _set_feed(session, new, created_at=start + 5 * DAY + timedelta(hours=3))  # yesterday
+    _loaded(session, new, "today")
+    health = _by_id(_health(session, datetime.now(UTC), days=7))
+    assert health[new].daily_new == (0, 0, 0, 0, 0, 0, 1)
+    assert (health[new].silent_days, health[new].articles_per_day) == (1, pytest.approx(1 / 2))
+    assert (health[old].silent_days, health[old].articles_per_day) == (7, 0.0)
 
 
 def test_an_article_stamped_at_midnight_by_the_sqlite_clock_counts_on_that_day(session) -> None:
