@@ -90,6 +90,10 @@ class _Host:
         self.open_reason: str | None = None
         self.retry_after: float | None = None
 
+    def slow_down_to(self, delay: float) -> None:
+        """Space this host's requests at least `delay` seconds apart (its robots.txt Crawl-delay)."""
+        self._delay = max(self._delay, delay)
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Hold one request slot: wait out the delay since the previous request to this host ended."""
@@ -137,6 +141,7 @@ def _fetch_one(
         rules = robots.rules_for(url, host.turn)
         if not rules.allows(url, policy.robots_token):
             return _robots_refusal(url, rules)
+        host.slow_down_to(rules.crawl_delay(policy.robots_token))
     with host.turn():
         result = fetch(client, url, policy, max_bytes=policy.max_page_bytes, accept=PAGE_ACCEPT)
     host.record(result.outcome, result.retry_after_seconds)

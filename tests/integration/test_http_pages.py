@@ -193,6 +193,20 @@ def test_robots_request_is_spaced_like_any_other(one):
     assert spans[0][1] - started >= 0.3
 
 
+def test_a_robots_crawl_delay_spaces_that_hosts_requests(one, two):
+    one.routes["/robots.txt"] = Response(b"User-agent: *\nCrawl-delay: 1\n")
+    two.routes["/robots.txt"] = Response(b"", 404)
+    for server in (one, two):
+        server.routes["/a"] = server.routes["/b"] = PAGE
+    urls = [one.url("/a"), one.url("/b"), two.url("/a"), two.url("/b")]
+    results = run(urls, policy(respect_robots=True, per_host_delay=0.0))
+    assert all(r.outcome is Outcome.OK for r in results)
+    slow = {r.path: r.at for r in one.requests}
+    fast = {r.path: r.at for r in two.requests}
+    assert slow["/b"] - slow["/a"] >= 0.95  # as robots.txt asked
+    assert fast["/b"] - fast["/a"] < 0.5  # the other host is not held to it
+
+
 @pytest.mark.parametrize("status", [404, 403, 401, 410])
 def test_robots_4xx_allows_everything(one, status):
     one.routes["/robots.txt"] = Response(b"no", status)
