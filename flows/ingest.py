@@ -40,7 +40,7 @@ from flows.request import RunRequest
 from flows.settings import Settings
 from load import registry, store
 from load.db import make_engine
-from load.locks import LockHolder, acquire_lock
+from load.locks import LockHolder, LockLost, acquire_lock, fence
 from load.migrate import prepare
 from load.records import FeedPoll, FeedState, PageResult
 from transform.urls import url_key
@@ -124,14 +124,16 @@ def run_ingest(
             polled = poll_all_feeds(client, feeds, policy, summary)
             page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
             crawl = CrawlState(client, policy)
-            batch = BatchContext(client, policy, crawl, engine, run_id, tagging.taxonomy.version)
+            batch = BatchContext(
+                client, policy, crawl, engine, run_id, request.lock_name, tagging.taxonomy.version
+            )
             with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
                 _fetch_and_load(
                     replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary, ensure_held
                 )
-            record_feed_polls(engine, run_id, polled, page_plan)
+            record_feed_polls(engine, run_id, request.lock_name, polled, page_plan)
     except BaseException as error:
-        _record_failure(engine, run_id, polled, summary, error)
+        _record_failure(engine, (run_id, request.lock_name), polled, summary, error)
         raise
     _finish(engine, run_id, "completed", summary)
     return summary
@@ -152,15 +154,25 @@ def _fetch_and_load(
 
 
 def _record_failure(
-    engine: Engine, run_id: int, polled: list[PolledFeed], summary: RunSummary, error: BaseException
+    engine: Engine,
+    run: tuple[int, str | None],
+    polled: list[PolledFeed],
+    summary: RunSummary,
+    error: BaseException,
 ) -> None:
     """Mark the run failed (cancelled, when stopped by a signal) and keep its feed outcomes, without
-    validators so that the next run polls those feeds in full. Best effort: when the database itself is what
-    failed, the original error is what counts."""
+    validators so that the next run polls those feeds in full, unless another run holds the lock now and
+    the feeds are its to write. Best effort: when the database itself is what failed, the original error is
+    what counts."""
+    run_id, lock_name = run
     try:
         with Session(engine) as session, session.begin():
+            fence(session, lock_name, run_id)
             for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
                 store.record_feed_poll(session, run_id, _without_validators(item.poll))
+    except (LockLost, SQLAlchemyError) as also:
+        get_run_logger().error("feed outcomes of run %d not recorded: %s", run_id, also)
+    try:
         status = "cancelled" if isinstance(error, (TerminationSignal, KeyboardInterrupt)) else "failed"
         _finish(engine, run_id, status, summary, f"{type(error).__name__}: {error}")
     except SQLAlchemyError as also:
@@ -242,6 +254,7 @@ class BatchContext:
     crawl: CrawlState
     engine: Engine
     run_id: int
+    lock_name: str | None  # the run lock every write transaction checks first (None: ad-hoc, no lock)
     taxonomy_version: str
     pool: KillablePool | None = None
 
@@ -253,6 +266,7 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
     outputs = _extract_and_tag(context.pool, fetched)
     results = [_page_result(job, f, out) for job, f, out in zip(batch, fetched, outputs, strict=True)]
     with Session(context.engine) as session, session.begin():
+        fence(session, context.lock_name, context.run_id)
         counts = store.load_pages(session, context.run_id, results, context.taxonomy_version)
     summary.page_outcomes.update(r.outcome for r in results)
     summary.articles_new += counts.articles_new
@@ -263,11 +277,14 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
 
 
 @task(cache_policy=NO_CACHE)
-def record_feed_polls(engine: Engine, run_id: int, polled: list[PolledFeed], page_plan: PagePlan) -> None:
+def record_feed_polls(
+    engine: Engine, run_id: int, lock_name: str | None, polled: list[PolledFeed], page_plan: PagePlan
+) -> None:
     """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends
     and when it is due."""
     now, rng = datetime.now(UTC), random.Random()
     with Session(engine) as session, session.begin():
+        fence(session, lock_name, run_id)
         store.link_feed_items(session, page_plan.known_links)
         for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):  # row locks in key order
             poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))

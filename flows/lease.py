@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from load.locks import release_lock, renew_lock
+from load.locks import LockLost, release_lock, renew_lock
 
 logger = logging.getLogger(__name__)
 
@@ -22,21 +23,19 @@ RUN_LEASE = timedelta(minutes=3)
 RENEW_EVERY = RUN_LEASE / 3
 
 
-class LockLost(RuntimeError):
-    """Another run took the lock after this run's lease lapsed: this run must stop before it overlaps."""
-
-
 class LeaseKeeper:
     """Renews `name` for `run_id` every RENEW_EVERY until the block ends, then releases it.
 
-    The run calls `ensure_held()` between batches: once a renewal finds the lock taken by another run, it
-    raises LockLost there rather than let two runs work on the same feeds.
+    The run calls `ensure_held()` between batches: once a renewal finds the lock taken by another run, or
+    no renewal has succeeded for a whole lease (the database was unreachable), it raises LockLost there
+    rather than let two runs work on the same feeds. Each write transaction checks again (`fence`).
     """
 
     def __init__(self, engine: Engine, name: str, run_id: int, renew_every: timedelta = RENEW_EVERY) -> None:
         self._engine, self._name, self._run_id = engine, name, run_id
         self._renew_every = renew_every
         self._stop, self._lost = threading.Event(), threading.Event()
+        self._renewed_at = time.monotonic()  # the lock was taken just before this keeper starts
         self._thread = threading.Thread(target=self._renew_until_stopped, name="newsetl-lease", daemon=True)
 
     def __enter__(self) -> LeaseKeeper:
@@ -57,9 +56,13 @@ class LeaseKeeper:
     def ensure_held(self) -> None:
         if self._lost.is_set():
             raise LockLost(f"run {self._run_id} lost {self._name} to another run after its lease lapsed")
+        if time.monotonic() - self._renewed_at > RUN_LEASE.total_seconds():
+            raise LockLost(f"run {self._run_id} could not renew {self._name} for a whole lease")
 
     def _renew(self, session: Session) -> None:
-        if not renew_lock(session, self._name, self._run_id, RUN_LEASE, datetime.now(UTC)):
+        if renew_lock(session, self._name, self._run_id, RUN_LEASE, datetime.now(UTC)):
+            self._renewed_at = time.monotonic()
+        else:
             logger.error("run %d no longer holds %s", self._run_id, self._name)
             self._lost.set()
 

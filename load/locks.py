@@ -4,18 +4,27 @@ Prefect's deployment concurrency limit covers runs started through Prefect, but 
 hand, and a crashed run can hold Prefect's slot until its lease expires. This lease lives in the news
 database itself: taken with one atomic upsert (so two runs racing for it cannot both win), renewed every
 minute, released at the end, and simply lapsing when a killed run stops renewing it.
+
+A run that stalls past its lease may find the lock taken over when it wakes up. Every write transaction of
+a run therefore starts with `fence`: it checks the run still holds the lock, and locks the lock's row until
+commit, so a takeover waits for the transaction instead of interleaving with it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from load.models import RunLock
 from load.store import dialect_insert
+
+
+class LockLost(RuntimeError):
+    """Another run took the lock after this run's lease lapsed: this run must stop before it overlaps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +58,19 @@ def renew_lock(session: Session, name: str, run_id: int, lease: timedelta, now: 
     renewed = session.execute(
         update(RunLock).where(RunLock.name == name, RunLock.run_id == run_id).values(expires_at=now + lease)
     )
-    return renewed.rowcount > 0
+    return cast(CursorResult[object], renewed).rowcount > 0
+
+
+def fence(session: Session, name: str | None, run_id: int) -> None:
+    """First statement of a run's write transaction: LockLost unless `run_id` still holds `name` (None: the
+    run takes no lock). Holds the lock's row until commit (PostgreSQL; SQLite has one writer at a time)."""
+    if name is None:
+        return
+    query = select(RunLock.run_id).where(RunLock.name == name).with_for_update()
+    holder = session.execute(query).scalar_one_or_none()
+    if holder != run_id:
+        taker = f"run {holder}" if holder else "nobody"
+        raise LockLost(f"run {run_id} lost {name} to {taker}; it stops before writing more")
 
 
 def release_lock(session: Session, name: str, run_id: int) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flows.ingest import ingest
 from load.db import make_engine
@@ -172,3 +172,37 @@ def test_library_log_records_reach_the_flow_run_logs(site, database_url, tmp_pat
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
     page_lines = [log.message for log in logs if log.name == "extract.pages"]
     assert any("outcome=not_html" in line and "report.pdf" in line for line in page_lines)
+
+
+def test_a_run_whose_lock_was_taken_over_mid_run_writes_nothing_more(site, database_url, tmp_path) -> None:
+    """The run stalls past its lease while fetching, and run 99 takes the lock: its next write is refused,
+    and it leaves the feeds to the new holder."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from load.locks import LockLost, acquire_lock
+    from load.models import RunLock
+
+    engine = make_engine(database_url)
+    page = site.routes["/aid.html"]
+
+    def take_over_then_serve(handler) -> None:
+        with Session(engine) as session, session.begin():
+            lapsed = datetime.now(UTC) + timedelta(hours=1)
+            assert acquire_lock(session, "ingest:0/1", 99, timedelta(hours=2), lapsed) is None
+        handler.send_response(200)
+        for name, value in {**page.headers, "Content-Length": str(len(page.body))}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(page.body)
+
+    site.routes["/aid.html"] = take_over_then_serve
+    with pytest.raises(LockLost, match="lost ingest:0/1 to run 99"):
+        _run(site, database_url, tmp_path)
+
+    with engine.connect() as db:
+        assert db.execute(select(func.count()).select_from(Article)).scalar_one() == 0
+        assert db.execute(select(func.count()).select_from(FeedFetch)).scalar_one() == 0
+        assert db.execute(select(Run.status)).scalar_one() == "failed"
+        assert db.execute(select(RunLock.run_id)).scalar_one() == 99

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flows.lease import LeaseKeeper, LockLost
+from flows.lease import LeaseKeeper
 from load.db import make_engine
-from load.locks import acquire_lock, release_lock, renew_lock
+from load.locks import LockLost, acquire_lock, fence, release_lock, renew_lock
 from load.migrate import upgrade
 from load.models import RunLock
 
@@ -93,3 +93,15 @@ def test_a_run_that_lost_its_lease_stops_and_leaves_the_new_holder_its_lock(data
                 time.sleep(0.01)  # the keeper's next renewal finds run 2 holding the lock
     with engine.connect() as db:  # leaving the block released nothing of run 2's
         assert db.execute(select(RunLock.run_id)).scalars().all() == [2]
+
+
+def test_the_fence_passes_the_holder_only(database_url) -> None:
+    engine = _engine(database_url)
+    assert _acquire(engine, 1) is None
+    with Session(engine) as session, session.begin():
+        fence(session, "ingest:0/1", 1)
+        fence(session, None, 7)  # a run that takes no lock
+        with pytest.raises(LockLost, match="run 2 lost ingest:0/1 to run 1"):
+            fence(session, "ingest:0/1", 2)
+        with pytest.raises(LockLost, match="to nobody"):
+            fence(session, "ingest:1/2", 1)
