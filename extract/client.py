@@ -221,6 +221,7 @@ class _Ask:
     validators: Validators | None
     accept: str
     policy: HttpPolicy
+    keep_head: bool = False  # past max_bytes: keep the first max_bytes as the body instead of too_large
 
 
 def fetch(
@@ -231,14 +232,17 @@ def fetch(
     max_bytes: int,
     validators: Validators | None = None,
     accept: str = "*/*",
+    keep_head: bool = False,
 ) -> FetchResult:
     """GET `url` under `policy`, following redirects by hand; never raises for network or HTTP trouble.
 
-    With `validators`, the GET is conditional. The result's validators are the response's on ok, the
-    response's (falling back to those sent) on not_modified, and those sent, unchanged, on any failure.
+    With `validators`, the GET is conditional. With `keep_head`, a body over `max_bytes` is cut there
+    rather than refused (robots.txt: RFC 9309 parses the first 500 KiB). The result's validators are the
+    response's on ok, the response's (falling back to those sent) on not_modified, and those sent,
+    unchanged, on any failure.
     """
     started = time.monotonic()
-    ask = _Ask(url, max_bytes, validators, accept, policy)
+    ask = _Ask(url, max_bytes, validators, accept, policy, keep_head)
     with deadline(policy.total_deadline):
         result = _follow(client, ask)
     if result.outcome not in (Outcome.OK, Outcome.NOT_MODIFIED):
@@ -361,11 +365,11 @@ def _read_body(response: httpx.Response, ask: _Ask, result: FetchResult) -> Fetc
     """Stream, decode and cap the body of an ok response."""
     codings = parse_codings(response.headers.get("content-encoding"))
     declared = _content_length(response)
-    if not codings and declared is not None and declared > ask.max_bytes:
+    if not codings and declared is not None and declared > ask.max_bytes and not ask.keep_head:
         detail = f"Content-Length {declared} over {ask.max_bytes}"
         return replace(result, outcome=Outcome.TOO_LARGE, detail=detail)
     try:
-        body = _stream(response, CappedDecoder(codings, ask.max_bytes))
+        body = _stream(response, CappedDecoder(codings, ask.max_bytes, ask.keep_head))
     except DecodeError as exc:
         return replace(result, outcome=Outcome.BAD_ENCODING, detail=str(exc))
     except BodyTooLarge as exc:
@@ -381,6 +385,8 @@ def _stream(response: httpx.Response, decoder: CappedDecoder) -> bytes:
     parts: list[bytes] = []
     for chunk in response.iter_raw(CHUNK_SIZE):  # raw: httpx must not inflate for us, uncapped
         parts.append(decoder.feed(chunk))
+        if decoder.full:
+            return b"".join(parts)
         left = time_left()
         if left is not None and left <= 0:  # a slow-loris body arrives in time for each read, not overall
             raise httpx.ReadTimeout("total deadline exceeded while reading the body")

@@ -70,9 +70,12 @@ class _Stage:
 
 
 class CappedDecoder:
-    """Feed raw body chunks, get decoded bytes; raises BodyTooLarge past `max_bytes` decoded."""
+    """Feed raw body chunks, get decoded bytes; raises BodyTooLarge past `max_bytes` decoded.
 
-    def __init__(self, codings: list[str], max_bytes: int) -> None:
+    With `keep_head`, it keeps the first `max_bytes` instead of raising, and says `full` once it has them.
+    """
+
+    def __init__(self, codings: list[str], max_bytes: int, keep_head: bool = False) -> None:
         unsupported = [c for c in codings if c not in SUPPORTED_CODINGS]
         if unsupported:
             raise DecodeError(f"unsupported Content-Encoding: {', '.join(unsupported)}")
@@ -81,24 +84,28 @@ class CappedDecoder:
         self._max = max_bytes
         self._sizes = [0] * (len(self._stages) + 1)  # bytes out of each stage, last = final output
         self._started = False
+        self._keep_head = keep_head
+        self.full = False
 
     def feed(self, chunk: bytes) -> bytes:
         self._started = self._started or bool(chunk)
         for i, stage in enumerate(self._stages):
             # Intermediate stages are capped too: the inner stream of a stacked bomb is itself huge.
-            chunk = stage.feed(chunk, self._max - self._sizes[i] + 1)
-            self._count(i, len(chunk))
-        self._count(len(self._stages), len(chunk))
-        return chunk
+            chunk = self._count(i, stage.feed(chunk, self._max - self._sizes[i] + 1))
+        return self._count(len(self._stages), chunk)
 
-    def _count(self, index: int, size: int) -> None:
-        self._sizes[index] += size
-        if self._sizes[index] > self._max:
-            raise BodyTooLarge(f"decoded body over {self._max} bytes")
+    def _count(self, index: int, chunk: bytes) -> bytes:
+        room = self._max - self._sizes[index]
+        if len(chunk) > room:
+            if not self._keep_head:
+                raise BodyTooLarge(f"decoded body over {self._max} bytes")
+            chunk, self.full = chunk[:room], True
+        self._sizes[index] += len(chunk)
+        return chunk
 
     def finish(self) -> None:
         """Call at end of body: a compressed stream that did not reach its end is corrupt."""
-        if not self._started:
+        if not self._started or self.full:  # a head kept on purpose ends mid-stream
             return  # an empty body with a Content-Encoding header is just an empty body
         for stage in self._stages:
             stage.finish()

@@ -85,14 +85,16 @@ class _Host:
     def __init__(self, policy: HttpPolicy) -> None:
         self._delay = policy.per_host_delay
         self._limit = policy.host_failure_limit
-        self._ready_at = 0.0
+        self._ready_at = self._ended_at = 0.0
         self._failures = 0
         self.open_reason: str | None = None
         self.retry_after: float | None = None
 
     def slow_down_to(self, delay: float) -> None:
-        """Space this host's requests at least `delay` seconds apart (its robots.txt Crawl-delay)."""
+        """Space this host's requests at least `delay` seconds apart (its robots.txt Crawl-delay), the
+        request after the robots.txt one included."""
         self._delay = max(self._delay, delay)
+        self._ready_at = max(self._ready_at, self._ended_at + self._delay)
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -101,7 +103,8 @@ class _Host:
         try:
             yield
         finally:
-            self._ready_at = time.monotonic() + self._delay
+            self._ended_at = time.monotonic()
+            self._ready_at = self._ended_at + self._delay
 
     def record(self, outcome: Outcome, retry_after: float | None) -> None:
         if outcome is Outcome.RATE_LIMITED:  # the host asked us to stop: no more requests this run

@@ -30,7 +30,8 @@ from extract.records import FetchResult, Outcome
 
 logger = logging.getLogger(__name__)
 
-# RFC 9309 2.5: crawlers must parse at least 500 KiB; a robots.txt past that is not worth more.
+# RFC 9309 2.5: crawlers must parse at least 500 KiB; a longer robots.txt is read up to here (its last,
+# probably cut, line dropped), not refused: refusing would disallow the whole host.
 ROBOTS_MAX_BYTES = 512 * 1024
 # A robots.txt fetch may not hold up a host's pages for the page deadline; this is its own, shorter one.
 ROBOTS_DEADLINE = 15.0
@@ -79,7 +80,10 @@ def robots_url(url: str) -> tuple[str, str]:
 def rules_from_fetch(origin: str, result: FetchResult) -> RobotsRules:
     """RFC 9309's reading of a robots.txt fetch result."""
     if result.outcome is Outcome.OK:
-        parser = Protego.parse(result.body.decode("utf-8-sig", errors="replace"))
+        body = result.body
+        if len(body) >= ROBOTS_MAX_BYTES:  # cut at the cap: its last line may be half a rule
+            body = body[: body.rfind(b"\n") + 1]
+        parser = Protego.parse(body.decode("utf-8-sig", errors="replace"))
         return RobotsRules(origin, result.outcome, parser=parser)
     if result.outcome in _ALLOW_ALL_OUTCOMES:
         return RobotsRules(origin, result.outcome, allow_all=True)
@@ -106,7 +110,12 @@ class RobotsCache:
             return cached
         with turn():
             result = fetch(
-                self._client, target, self._policy, max_bytes=ROBOTS_MAX_BYTES, accept="text/plain"
+                self._client,
+                target,
+                self._policy,
+                max_bytes=ROBOTS_MAX_BYTES,
+                accept="text/plain",
+                keep_head=True,
             )
         rules = rules_from_fetch(origin, result)
         logger.info(

@@ -203,7 +203,8 @@ def test_a_robots_crawl_delay_spaces_that_hosts_requests(one, two):
     assert all(r.outcome is Outcome.OK for r in results)
     slow = {r.path: r.at for r in one.requests}
     fast = {r.path: r.at for r in two.requests}
-    assert slow["/b"] - slow["/a"] >= 0.95  # as robots.txt asked
+    assert slow["/a"] - slow["/robots.txt"] >= 0.95  # as robots.txt asked, from its own request on
+    assert slow["/b"] - slow["/a"] >= 0.95
     assert fast["/b"] - fast["/a"] < 0.5  # the other host is not held to it
 
 
@@ -270,3 +271,11 @@ def test_content_sniffing(one, body, content_type, outcome):
     result = run([one.url("/doc")])[0]
     assert result.outcome is outcome
     assert result.body == (body if outcome is Outcome.OK else b"")
+
+
+def test_a_robots_txt_over_the_cap_is_read_up_to_it_not_taken_as_unreachable(one):
+    padding = b"".join(b"# filler line %06d\n" % n for n in range(40_000))  # about 800 KB
+    one.routes["/robots.txt"] = Response(b"User-agent: *\nDisallow: /private/\n" + padding)
+    one.routes["/a"] = one.routes["/private/b"] = PAGE
+    results = run([one.url("/a"), one.url("/private/b")], policy(respect_robots=True))
+    assert [r.outcome for r in results] == [Outcome.OK, Outcome.ROBOTS_DISALLOWED]

@@ -99,3 +99,15 @@ def test_gzip_cut_short_is_a_decode_error():
 
 def test_empty_body_with_encoding_is_empty():
     assert decode_all(b"", ["gzip"]) == b""
+
+
+@pytest.mark.parametrize("codings", [[], ["gzip"], ["gzip", "gzip"]])
+def test_keep_head_returns_the_first_max_bytes_of_a_body_over_the_cap(codings):
+    body = b"".join(b"line %06d\n" % n for n in range(50_000))
+    raw = body
+    for _ in codings:
+        raw = gzip.compress(raw)
+    decoder = CappedDecoder(codings, 1000, keep_head=True)
+    out = b"".join(decoder.feed(raw[i : i + 4096]) for i in range(0, len(raw), 4096) if not decoder.full)
+    decoder.finish()  # the cut is on purpose: not a corrupt stream
+    assert decoder.full and out == body[:1000]
