@@ -15,7 +15,7 @@ The rules (after mediacloud/rss-fetcher, whose ~180,000 news feeds taught that "
   once a month at worst.
 * **Retry-After.** The next poll is no earlier than now + Retry-After (cut to MAX_RETRY_AFTER).
 * **Jitter.** Every delay gets up to +MAX_JITTER_FRACTION of itself, so feeds polled together drift apart;
-  never past MAX_BACKOFF.
+  near MAX_BACKOFF it is taken off instead, so the cap holds and capped feeds drift apart too.
 
 Outcome weights (labels are `extract.records.Outcome` values):
 
@@ -149,10 +149,15 @@ def next_cadence(
         score = _clean_score(failure_score) + weight
         delay = _backoff(interval, score)
     delay = max(delay, _retry_after(retry_after_seconds))
-    # The cap holds after jitter too: a feed is polled once a month at worst, not a few days later.
-    jittered = min(delay * (1 + rng.uniform(0.0, MAX_JITTER_FRACTION)), max(delay, MAX_BACKOFF))
-    next_poll_at = now.astimezone(UTC) + jittered
+    next_poll_at = now.astimezone(UTC) + _jittered(delay, rng.uniform(0.0, MAX_JITTER_FRACTION))
     return Cadence(round(interval.total_seconds()), score, next_poll_at)
+
+
+def _jittered(delay: timedelta, fraction: float) -> timedelta:
+    """`delay` lengthened by `fraction` of itself; where that would pass MAX_BACKOFF, shortened by it
+    instead, so that a feed is polled once a month at worst and capped feeds still drift apart."""
+    longer = delay * (1 + fraction)
+    return longer if longer <= MAX_BACKOFF else max(delay, MAX_BACKOFF) - delay * fraction
 
 
 def is_due(next_poll_at: datetime | None, now: datetime) -> bool:

@@ -224,6 +224,14 @@ def test_jitter_stays_within_ten_percent_of_the_delay() -> None:
     assert len(offsets) > 150  # feeds polled together do not stay in lock-step
 
 
+def test_feeds_at_the_monthly_cap_still_drift_apart_without_passing_it() -> None:
+    rng = random.Random(3)
+    offsets = {_next("gone", score=500.0, rng=rng).next_poll_at - NOW for _ in range(200)}
+    assert max(offsets) <= MAX_BACKOFF
+    assert min(offsets) >= MAX_BACKOFF * (1 - MAX_JITTER_FRACTION)
+    assert len(offsets) > 150
+
+
 def test_jitter_is_deterministic_for_a_seeded_rng() -> None:
     def run() -> Cadence:
         return _next("timeout", score=3.0, rng=random.Random(42))
@@ -313,9 +321,10 @@ def test_any_poll_yields_a_sane_cadence(
     )
     assert MIN_INTERVAL.total_seconds() <= cadence.interval_seconds <= MAX_INTERVAL.total_seconds()
     assert cadence.failure_score >= 0.0
-    assert NOW < cadence.next_poll_at <= jittered.next_poll_at
+    assert cadence.next_poll_at > NOW
     assert jittered.next_poll_at <= NOW + MAX_BACKOFF + _ROUNDING  # once a month at worst, jitter included
-    assert jittered.next_poll_at - NOW <= (cadence.next_poll_at - NOW) * (1 + MAX_JITTER_FRACTION) + _ROUNDING
+    spread = (cadence.next_poll_at - NOW) * MAX_JITTER_FRACTION + _ROUNDING
+    assert abs(jittered.next_poll_at - cadence.next_poll_at) <= spread
     assert jittered.next_poll_at.tzinfo is not None
 
 
