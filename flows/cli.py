@@ -10,7 +10,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -175,15 +176,14 @@ def command_run(args: argparse.Namespace) -> int:
 
     began = time.monotonic()
     try:
-        summary = ingest(
-            feed_urls=args.urls or None,
-            feeds_file=feeds_file,
-            limit=args.limit,
-            database_url=settings.database_url,
-            allow_networks=list(settings.allow_networks) or None,
-            due_only=args.due,
-            shard=args.shard,
-        )
+        with _settings_in_environment(settings):
+            summary = ingest(
+                feed_urls=args.urls or None,
+                feeds_file=feeds_file,
+                limit=args.limit,
+                due_only=args.due,
+                shard=args.shard,
+            )
     except Exception as error:
         print(f"newsetl: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -223,13 +223,30 @@ def command_serve(args: argparse.Namespace) -> int:
     _prefect_defaults()
     from flows.serving import prefect_api, serve_ingest
 
-    # The runs are subprocesses that read these from the environment, so a database password never shows
-    # among the deployment parameters in the Prefect UI.
-    os.environ["NEWSETL_DATABASE_URL"] = settings.database_url
-    os.environ["NEWSETL_ALLOW_NETWORKS"] = ",".join(settings.allow_networks)
-    with prefect_api(args.prefect_port):
+    with _settings_in_environment(settings), prefect_api(args.prefect_port):
         serve_ingest(timedelta(minutes=args.every), {"feeds_file": feeds_file})
     return 0
+
+
+@contextmanager
+def _settings_in_environment(settings: Settings) -> Iterator[None]:
+    """--db and --allow-network reach the flow through the environment (serve's runs are subprocesses that
+    inherit it), not as flow parameters: Prefect stores those and shows them in its UI, and a database URL
+    may carry a password."""
+    chosen = {
+        "NEWSETL_DATABASE_URL": settings.database_url,
+        "NEWSETL_ALLOW_NETWORKS": ",".join(settings.allow_networks),
+    }
+    saved = {name: os.environ.get(name) for name in chosen}
+    os.environ.update(chosen)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def command_feeds_sync(args: argparse.Namespace) -> int:

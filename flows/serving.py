@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 from prefect import serve
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
 from flows.ingest import ingest
 
@@ -62,12 +62,16 @@ def prefect_api(port: int) -> Iterator[str]:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     prefect = Path(sys.executable).with_name("prefect")
     command = [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+    # Its output goes to a file: a pipe nobody reads would fill up and stall a server that runs for months.
+    log = Path(PREFECT_HOME.value()) / "newsetl-server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        server = subprocess.Popen(command, stdout=output, stderr=output, start_new_session=True)
     try:
-        _wait_until_healthy(server, url)
-        print(f"Prefect server for the schedules: {url} (UI at http://127.0.0.1:{port})", flush=True)
+        _wait_until_healthy(server, url, log)
+        print(
+            f"Prefect server for the schedules: {url} (UI at http://127.0.0.1:{port}, log {log})", flush=True
+        )
         with temporary_settings(updates={PREFECT_API_URL: url}):
             yield url
     finally:
@@ -82,11 +86,11 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _wait_until_healthy(server: subprocess.Popen[bytes], url: str) -> None:
+def _wait_until_healthy(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + SERVER_STARTUP_SECONDS
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            error = server.stderr.read().decode(errors="replace")[-2000:] if server.stderr else ""
+            error = log.read_text(errors="replace")[-2000:]
             raise RuntimeError(
                 f"the Prefect server exited ({server.returncode}); is the port taken?\n{error}"
             )

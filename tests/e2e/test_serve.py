@@ -27,25 +27,34 @@ BIN = Path(sys.executable).parent
 def test_serve_runs_a_manual_trigger_and_stops_its_own_server_on_sigterm(site: LocalServer, tmp_path) -> None:
     port, database = _free_port(), tmp_path / "news.db"
     feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # no Prefect set up
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect-home"), "NEWSETL_DATABASE_URL": f"sqlite:///{database}"}
-    subprocess.run([BIN / "newsetl", "db", "upgrade"], env=env, check=True, capture_output=True)
-    log = (tmp_path / "serve.log").open("w")
-    command = [BIN / "newsetl", "serve", "--feeds", str(feeds), "--prefect-port", str(port)]
-    serve = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # No Prefect set up, and the database and network settings only as options, as a user types them.
+    unset = ("PREFECT_API_URL", "NEWSETL_DATABASE_URL", "NEWSETL_ALLOW_NETWORKS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    db = ["--db", f"sqlite:///{database}"]
+    subprocess.run([BIN / "newsetl", "db", "upgrade", *db], env=env, check=True, capture_output=True)
+    command = [BIN / "newsetl", "serve", "--feeds", str(feeds), "--prefect-port", str(port), *db]
+    command += ["--allow-network", "127.0.0.0/8"]
     api = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
-    try:
-        _wait_for(lambda: "ingest/manual" in (tmp_path / "serve.log").read_text(), serve, tmp_path)
-        subprocess.run(
-            [BIN / "prefect", "deployment", "run", "ingest/manual", "--param", "limit=2"],
-            env=api, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        _wait_for(lambda: _completed_run_with(database, limit=2), serve, tmp_path)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        code = serve.wait(timeout=120)
-    output = (tmp_path / "serve.log").read_text()
-    assert code == 0, output[-3000:]
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        serve = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(lambda: "ingest/manual" in log.read_text(), serve, log)
+            subprocess.run(
+                [BIN / "prefect", "deployment", "run", "ingest/manual", "--param", "limit=2"],
+                env=api, check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+            _wait_for(lambda: _completed_run_with(database, limit=2), serve, log)
+            shown = subprocess.run(
+                [BIN / "prefect", "deployment", "inspect", "ingest/manual"],
+                env=api, check=True, capture_output=True, text=True, timeout=120,
+            ).stdout  # fmt: skip
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            code = serve.wait(timeout=120)
+    assert code == 0, log.read_text()[-3000:]
+    assert "feeds_file" in shown and str(database) not in shown  # the database URL is no parameter
     assert not _answers(f"http://127.0.0.1:{port}/api/health"), "serve left its Prefect server running"
 
 
@@ -57,14 +66,14 @@ def _completed_run_with(database: Path, **parameters: object) -> bool:
     return any(status == "completed" and parameters.items() <= stored.items() for stored, status in runs)
 
 
-def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], tmp_path: Path) -> None:
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        assert process.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+        assert process.poll() is None, log.read_text()[-3000:]
         if condition():
             return
         time.sleep(0.5)
-    raise AssertionError("timed out; serve printed:\n" + (tmp_path / "serve.log").read_text()[-3000:])
+    raise AssertionError("timed out; serve printed:\n" + log.read_text()[-3000:])
 
 
 def _answers(url: str) -> bool:
