@@ -14,24 +14,23 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from load.db import make_engine
 from load.models import Run
 from tests.conftest import CORPUS
 from tests.corpus_site import serve_articles
 from tests.localserver import LocalServer, serving
+from tests.processes import answers, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -58,7 +57,7 @@ def main() -> None:
 
 
 def _environment(home: Path, prefect_db: str | None) -> dict[str, str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "NEWSETL_"))}
     env |= {
         "PREFECT_HOME": str(home / "prefect"),
@@ -83,7 +82,7 @@ def _serve_path(env: dict[str, str], feeds: Path, home: Path) -> Iterator[float]
     began = time.monotonic()
     command = [BIN / "newsetl", "serve", "--feeds", str(feeds), "--prefect-port", port]
     with _process(command, serve_env, log) as serve:
-        _wait(lambda: "ingest/manual" in log.read_text(), serve, log)
+        wait_until(lambda: "ingest/manual" in log.read_text(), serve, log, DEADLINE)
         yield time.monotonic() - began
 
 
@@ -94,20 +93,21 @@ def _worker_path(env: dict[str, str], feeds: Path, home: Path) -> Iterator[float
     began = time.monotonic()
     server_command = [BIN / "prefect", "server", "start", "--host", "127.0.0.1", "--port", port]
     with _process(server_command, env, home / "server.log") as server:
-        _wait(lambda: _healthy(env["PREFECT_API_URL"]), server, home / "server.log")
+        wait_until(lambda: answers(f"{env['PREFECT_API_URL']}/health"), server, home / "server.log", DEADLINE)
         _prefect(env, "work-pool", "create", "newsetl", "--type", "process")
         _newsetl(env, "db", "upgrade")
         _prefect(env, "--no-prompt", "deploy", "--all")
         worker_log = home / "worker.log"
         worker_command = [BIN / "prefect", "worker", "start", "--pool", "newsetl"]
         with _process(worker_command, env, worker_log) as worker:
-            _wait(lambda: "started" in worker_log.read_text().lower(), worker, worker_log)
+            wait_until(lambda: "started" in worker_log.read_text().lower(), worker, worker_log, DEADLINE)
             yield time.monotonic() - began
 
 
 def _trigger(env: dict[str, str], site: LocalServer, feeds: Path) -> tuple[float, float]:
     """Seconds from the trigger to the feed's first request, and to the run's end in the news database."""
-    done_before = _completed_runs(env)
+    engine = make_engine(env["NEWSETL_DATABASE_URL"])
+    done_before = _finished_runs(engine)
     began = time.monotonic()
     parameters = ["--param", f"feeds_file={feeds}", "--param", "limit=2"]
     _prefect(env, "deployment", "run", "ingest/manual", *parameters)
@@ -116,21 +116,17 @@ def _trigger(env: dict[str, str], site: LocalServer, feeds: Path) -> tuple[float
         if time.monotonic() > deadline:
             raise SystemExit("no feed request within the deadline")
         time.sleep(0.05)
-    while _completed_runs(env) == done_before:
+    while _finished_runs(engine) == done_before:
         if time.monotonic() > deadline:
             raise SystemExit("the run did not finish within the deadline")
         time.sleep(0.2)
     return first[0] - began, time.monotonic() - began
 
 
-def _completed_runs(env: dict[str, str]) -> int:
-    engine = make_engine(env["NEWSETL_DATABASE_URL"])
-    try:
-        with engine.connect() as db:
-            query = select(func.count()).select_from(Run).where(Run.status.in_(("completed", "skipped")))
-            return db.execute(query).scalar_one()
-    finally:
-        engine.dispose()
+def _finished_runs(engine: Engine) -> int:
+    with engine.connect() as db:
+        query = select(func.count()).select_from(Run).where(Run.status.in_(("completed", "skipped")))
+        return db.execute(query).scalar_one()
 
 
 @contextmanager
@@ -147,33 +143,12 @@ def _process(command: list[object], env: dict[str, str], log: Path) -> Iterator[
                 process.kill()
 
 
-def _wait(ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"{log.name} never got ready:\n{log.read_text()[-2000:]}")
-        time.sleep(0.1)
-
-
-def _healthy(api_url: str) -> bool:
-    try:
-        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _prefect(env: dict[str, str], *args: str) -> None:
     subprocess.run([BIN / "prefect", *args], env=env, cwd=REPO, check=True, capture_output=True)
 
 
 def _newsetl(env: dict[str, str], *args: str) -> None:
     subprocess.run([BIN / "newsetl", *args], env=env, check=True, capture_output=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _report(rows: list[tuple[str, float, list[tuple[float, float]]]]) -> None:

@@ -8,24 +8,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 from sqlalchemy import select
 
 from load.db import make_engine
 from load.models import Run
 from tests.e2e.conftest import write_feeds_file
-from tests.e2e.test_production import _free_port
 from tests.localserver import LocalServer
+from tests.processes import answers, free_port, wait_until
 
 BIN = Path(sys.executable).parent
 
 
 def test_serve_runs_a_manual_trigger_and_stops_its_own_server_on_sigterm(site: LocalServer, tmp_path) -> None:
-    port, database = _free_port(), tmp_path / "news.db"
+    port, database = free_port(), tmp_path / "news.db"
     feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
     # No Prefect set up, and the database and network settings only as options, as a user types them.
     unset = ("PREFECT_API_URL", "NEWSETL_DATABASE_URL", "NEWSETL_ALLOW_NETWORKS")
@@ -40,12 +37,12 @@ def test_serve_runs_a_manual_trigger_and_stops_its_own_server_on_sigterm(site: L
     with log.open("w") as output:
         serve = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            _wait_for(lambda: "ingest/manual" in log.read_text(), serve, log)
+            wait_until(lambda: "ingest/manual" in log.read_text(), serve, log)
             subprocess.run(
                 [BIN / "prefect", "deployment", "run", "ingest/manual", "--param", "limit=2"],
                 env=api, check=True, capture_output=True, timeout=120,
             )  # fmt: skip
-            _wait_for(lambda: _completed_run_with(database, limit=2), serve, log)
+            wait_until(lambda: _completed_run_with(database, limit=2), serve, log)
             shown = subprocess.run(
                 [BIN / "prefect", "deployment", "inspect", "ingest/manual"],
                 env=api, check=True, capture_output=True, text=True, timeout=120,
@@ -55,7 +52,7 @@ def test_serve_runs_a_manual_trigger_and_stops_its_own_server_on_sigterm(site: L
             code = serve.wait(timeout=120)
     assert code == 0, log.read_text()[-3000:]
     assert "feeds_file" in shown and str(database) not in shown  # the database URL is no parameter
-    assert not _answers(f"http://127.0.0.1:{port}/api/health"), "serve left its Prefect server running"
+    assert not answers(f"http://127.0.0.1:{port}/api/health"), "serve left its Prefect server running"
 
 
 def _completed_run_with(database: Path, **parameters: object) -> bool:
@@ -64,20 +61,3 @@ def _completed_run_with(database: Path, **parameters: object) -> bool:
     with make_engine(f"sqlite:///{database}").connect() as db:
         runs = db.execute(select(Run.parameters, Run.status)).all()
     return any(status == "completed" and parameters.items() <= stored.items() for stored, status in runs)
-
-
-def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text()[-3000:]
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError("timed out; serve printed:\n" + log.read_text()[-3000:])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
