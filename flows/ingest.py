@@ -40,7 +40,7 @@ from flows.request import RunRequest
 from flows.settings import Settings
 from load import registry, store
 from load.db import make_engine
-from load.locks import LockHolder, LockLost, acquire_lock, fence
+from load.locks import LockHolder, LockLost, RunWriter, acquire_lock
 from load.migrate import prepare
 from load.records import FeedPoll, FeedState, PageResult
 from transform.urls import url_key
@@ -116,24 +116,23 @@ def run_ingest(
         _finish(engine, run_id, "skipped", summary, summary.skipped_reason)
         return summary
     polled: list[PolledFeed] = []
+    writer = RunWriter(engine, run_id, request.lock_name)
     try:
         with (
-            _lease(engine, request.lock_name, run_id) as ensure_held,
+            _lease(writer) as ensure_held,
             _http_client(settings) as (client, policy),
         ):
             polled = poll_all_feeds(client, feeds, policy, summary)
             page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
             crawl = CrawlState(client, policy)
-            batch = BatchContext(
-                client, policy, crawl, engine, run_id, request.lock_name, tagging.taxonomy.version
-            )
+            batch = BatchContext(client, policy, crawl, writer, tagging.taxonomy.version)
             with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
                 _fetch_and_load(
                     replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary, ensure_held
                 )
-            record_feed_polls(engine, run_id, request.lock_name, polled, page_plan)
+            record_feed_polls(writer, polled, page_plan)
     except BaseException as error:
-        _record_failure(engine, (run_id, request.lock_name), polled, summary, error)
+        _record_failure(writer, polled, summary, error)
         raise
     _finish(engine, run_id, "completed", summary)
     return summary
@@ -154,27 +153,22 @@ def _fetch_and_load(
 
 
 def _record_failure(
-    engine: Engine,
-    run: tuple[int, str | None],
-    polled: list[PolledFeed],
-    summary: RunSummary,
-    error: BaseException,
+    writer: RunWriter, polled: list[PolledFeed], summary: RunSummary, error: BaseException
 ) -> None:
     """Mark the run failed (cancelled, when stopped by a signal) and keep its feed outcomes, without
     validators so that the next run polls those feeds in full, unless another run holds the lock now and
     the feeds are its to write. Best effort: when the database itself is what failed, the original error is
     what counts."""
-    run_id, lock_name = run
+    run_id = writer.run_id
     try:
-        with Session(engine) as session, session.begin():
-            fence(session, lock_name, run_id)
+        with writer.transaction() as session:
             for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
                 store.record_feed_poll(session, run_id, _without_validators(item.poll))
     except (LockLost, SQLAlchemyError) as also:
         get_run_logger().error("feed outcomes of run %d not recorded: %s", run_id, also)
     try:
         status = "cancelled" if isinstance(error, (TerminationSignal, KeyboardInterrupt)) else "failed"
-        _finish(engine, run_id, status, summary, f"{type(error).__name__}: {error}")
+        _finish(writer.engine, run_id, status, summary, f"{type(error).__name__}: {error}")
     except SQLAlchemyError as also:
         get_run_logger().error("could not record the failure of run %d: %s", run_id, also)
 
@@ -252,9 +246,7 @@ class BatchContext:
     client: httpx.Client
     policy: HttpPolicy
     crawl: CrawlState
-    engine: Engine
-    run_id: int
-    lock_name: str | None  # the run lock every write transaction checks first (None: ad-hoc, no lock)
+    writer: RunWriter
     taxonomy_version: str
     pool: KillablePool | None = None
 
@@ -265,9 +257,8 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
     fetched = fetch_pages(context.client, [job.url for job in batch], context.policy, state=context.crawl)
     outputs = _extract_and_tag(context.pool, fetched)
     results = [_page_result(job, f, out) for job, f, out in zip(batch, fetched, outputs, strict=True)]
-    with Session(context.engine) as session, session.begin():
-        fence(session, context.lock_name, context.run_id)
-        counts = store.load_pages(session, context.run_id, results, context.taxonomy_version)
+    with context.writer.transaction() as session:
+        counts = store.load_pages(session, context.writer.run_id, results, context.taxonomy_version)
     summary.page_outcomes.update(r.outcome for r in results)
     summary.articles_new += counts.articles_new
     summary.articles_failed += counts.articles_failed
@@ -277,21 +268,18 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
 
 
 @task(cache_policy=NO_CACHE)
-def record_feed_polls(
-    engine: Engine, run_id: int, lock_name: str | None, polled: list[PolledFeed], page_plan: PagePlan
-) -> None:
+def record_feed_polls(writer: RunWriter, polled: list[PolledFeed], page_plan: PagePlan) -> None:
     """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends
     and when it is due."""
     now, rng = datetime.now(UTC), random.Random()
-    with Session(engine) as session, session.begin():
-        fence(session, lock_name, run_id)
+    with writer.transaction() as session:
         store.link_feed_items(session, page_plan.known_links)
         for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):  # row locks in key order
             poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
             poll = _with_cadence(item, poll, now, rng)
             if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full, and soon
                 poll = replace(_without_validators(poll), next_poll_at=now)
-            store.record_feed_poll(session, run_id, poll)
+            store.record_feed_poll(session, writer.run_id, poll)
 
 
 def _with_cadence(item: PolledFeed, poll: FeedPoll, now: datetime, rng: random.Random) -> FeedPoll:
@@ -392,12 +380,12 @@ def publish_summary(summary: RunSummary) -> None:
 
 
 @contextmanager
-def _lease(engine: Engine, lock_name: str | None, run_id: int) -> Iterator[Callable[[], None]]:
+def _lease(writer: RunWriter) -> Iterator[Callable[[], None]]:
     """Holds the run lock for the block; yields the check to make between batches."""
-    if lock_name is None:
+    if writer.lock_name is None:
         yield lambda: None
         return
-    with LeaseKeeper(engine, lock_name, run_id) as keeper:
+    with LeaseKeeper(writer.engine, writer.lock_name, writer.run_id) as keeper:
         yield keeper.ensure_held
 
 

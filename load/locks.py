@@ -12,11 +12,13 @@ commit, so a takeover waits for the transaction instead of interleaving with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session
 
 from load.models import RunLock
@@ -71,6 +73,21 @@ def fence(session: Session, name: str | None, run_id: int) -> None:
     if holder != run_id:
         taker = f"run {holder}" if holder else "nobody"
         raise LockLost(f"run {run_id} lost {name} to {taker}; it stops before writing more")
+
+
+@dataclass(frozen=True, slots=True)
+class RunWriter:
+    """Where one run writes: every transaction it opens is fenced by the run's lock (None: no lock)."""
+
+    engine: Engine
+    run_id: int
+    lock_name: str | None
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with Session(self.engine) as session, session.begin():
+            fence(session, self.lock_name, self.run_id)
+            yield session
 
 
 def release_lock(session: Session, name: str, run_id: int) -> None:
