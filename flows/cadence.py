@@ -157,7 +157,7 @@ def _jittered(delay: timedelta, fraction: float) -> timedelta:
     """`delay` lengthened by `fraction` of itself; where that would pass MAX_BACKOFF, shortened by it
     instead, so that a feed is polled once a month at worst and capped feeds still drift apart."""
     longer = delay * (1 + fraction)
-    return longer if longer <= MAX_BACKOFF else max(delay, MAX_BACKOFF) - delay * fraction
+    return longer if longer <= MAX_BACKOFF else MAX_BACKOFF - delay * fraction  # no delay exceeds the cap
 
 
 def is_due(next_poll_at: datetime | None, now: datetime) -> bool:
