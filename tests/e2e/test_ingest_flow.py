@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from flows.ingest import ingest
 from load.db import make_engine
-from load.models import Article, ArticleEntity, ArticleTopic, Entity, Feed, FeedFetch, FeedItem, Run, Topic
+from load.locks import LockLost, acquire_lock
+from load.models import (
+    Article,
+    ArticleEntity,
+    ArticleTopic,
+    Entity,
+    Feed,
+    FeedFetch,
+    FeedItem,
+    Run,
+    RunLock,
+    Topic,
+)
 from tests.databases import data_counts
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer
@@ -177,13 +191,6 @@ def test_library_log_records_reach_the_flow_run_logs(site, database_url, tmp_pat
 def test_a_run_whose_lock_was_taken_over_mid_run_writes_nothing_more(site, database_url, tmp_path) -> None:
     """The run stalls past its lease while fetching, and run 99 takes the lock: its next write is refused,
     and it leaves the feeds to the new holder."""
-    from datetime import UTC, datetime, timedelta
-
-    from sqlalchemy.orm import Session
-
-    from load.locks import LockLost, acquire_lock
-    from load.models import RunLock
-
     engine = make_engine(database_url)
     page = site.routes["/aid.html"]
 
