@@ -117,23 +117,22 @@ def run_ingest(
         return summary
     polled: list[PolledFeed] = []
     writer = RunWriter(engine, run_id, request.lock_name)
-    try:
-        with (
-            _lease(writer) as ensure_held,
-            _http_client(settings) as (client, policy),
-        ):
-            polled = poll_all_feeds(client, feeds, policy, summary)
-            page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
-            crawl = CrawlState(client, policy)
-            batch = BatchContext(client, policy, crawl, writer, tagging.taxonomy.version)
-            with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
-                _fetch_and_load(
-                    replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary, ensure_held
-                )
-            record_feed_polls(writer, polled, page_plan)
-    except BaseException as error:
-        _record_failure(writer, polled, summary, error)
-        raise
+    # The failure is recorded inside the lease, while the run still holds the lock its writes are fenced by.
+    with _lease(writer) as ensure_held:
+        try:
+            with _http_client(settings) as (client, policy):
+                polled = poll_all_feeds(client, feeds, policy, summary)
+                page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
+                crawl = CrawlState(client, policy)
+                batch = BatchContext(client, policy, crawl, writer, tagging.taxonomy.version)
+                with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
+                    _fetch_and_load(
+                        replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary, ensure_held
+                    )
+                record_feed_polls(writer, polled, page_plan)
+        except BaseException as error:
+            _record_failure(writer, polled, summary, error)
+            raise
     _finish(engine, run_id, "completed", summary)
     return summary
 

@@ -1,4 +1,5 @@
-"""A run killed halfway (SIGKILL, mid-batch) and started again ends with exactly the rows of a clean run."""
+"""A run killed halfway (SIGKILL, mid-batch) and started again ends with exactly the rows of a clean run;
+a run stopped by SIGTERM says so, keeps its feed outcomes and lets go of its lock."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from flows.ingest import ingest
 from load.db import make_engine
-from load.models import Article, RunLock
+from load.models import Article, FeedFetch, Run, RunLock
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer, Response
@@ -87,3 +88,31 @@ def test_a_killed_run_rerun_converges_to_a_clean_run(
         ingest(feeds_file=str(feeds), database_url=clean_url)
         assert data_counts(make_engine(database_url)) == data_counts(make_engine(clean_url))
         assert _outcomes(database_url) == _outcomes(clean_url)
+
+
+def test_a_run_stopped_by_sigterm_is_recorded_cancelled_with_its_feed_outcomes(
+    site: LocalServer, database_url, tmp_path, prefect_api
+) -> None:
+    for path, route in list(site.routes.items()):
+        if isinstance(route, Response) and ".html" in path:
+            site.routes[path] = _slow(route)
+    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "NEWSETL_BATCH_SIZE": "1"}
+    stopped = subprocess.Popen(
+        ["newsetl", "run", "--feeds", str(feeds), "--db", database_url],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while _articles(database_url) < 1 and time.monotonic() < deadline and stopped.poll() is None:
+        time.sleep(0.1)
+    stopped.send_signal(signal.SIGTERM)
+    _, errors = stopped.communicate(timeout=120)
+
+    assert stopped.returncode != 0, errors
+    with make_engine(database_url).connect() as db:
+        assert db.execute(select(Run.status)).scalar_one() == "cancelled"
+        assert db.execute(select(func.count()).select_from(FeedFetch)).scalar_one() == 2  # both feeds polled
+        assert db.execute(select(func.count()).select_from(RunLock)).scalar_one() == 0
