@@ -55,26 +55,34 @@ def _outcomes(url: str) -> list[tuple[str, str]]:
         return sorted(db.execute(select(Article.url_key, Article.outcome)).all())
 
 
-def test_a_killed_run_rerun_converges_to_a_clean_run(
-    site: LocalServer, database_url, tmp_path, prefect_api
-) -> None:
+def _slow_run_loading(site: LocalServer, database_url: str, tmp_path, prefect_api: str, articles: int):
+    """`newsetl run` over the fixture site with slow pages, one per batch, in its own process group, once
+    it has loaded `articles` articles. Returns the process and the feeds file."""
     for path, route in list(site.routes.items()):
         if isinstance(route, Response) and ".html" in path:
             site.routes[path] = _slow(route)
     feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
     env = {**os.environ, "PREFECT_API_URL": prefect_api, "NEWSETL_BATCH_SIZE": "1"}
-    killed = subprocess.Popen(
+    run = subprocess.Popen(
         ["newsetl", "run", "--feeds", str(feeds), "--db", database_url],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while _articles(database_url) < 2 and time.monotonic() < deadline and killed.poll() is None:
+    while _articles(database_url) < articles and time.monotonic() < deadline and run.poll() is None:
         time.sleep(0.1)
+    return run, feeds
+
+
+def test_a_killed_run_rerun_converges_to_a_clean_run(
+    site: LocalServer, database_url, tmp_path, prefect_api
+) -> None:
+    killed, feeds = _slow_run_loading(site, database_url, tmp_path, prefect_api, articles=2)
     os.killpg(killed.pid, signal.SIGKILL)
-    killed.wait()
+    killed.communicate()
     halfway = _articles(database_url)
     assert 2 <= halfway < 6, "the run was not killed halfway"
 
@@ -93,21 +101,7 @@ def test_a_killed_run_rerun_converges_to_a_clean_run(
 def test_a_run_stopped_by_sigterm_is_recorded_cancelled_with_its_feed_outcomes(
     site: LocalServer, database_url, tmp_path, prefect_api
 ) -> None:
-    for path, route in list(site.routes.items()):
-        if isinstance(route, Response) and ".html" in path:
-            site.routes[path] = _slow(route)
-    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
-    env = {**os.environ, "PREFECT_API_URL": prefect_api, "NEWSETL_BATCH_SIZE": "1"}
-    stopped = subprocess.Popen(
-        ["newsetl", "run", "--feeds", str(feeds), "--db", database_url],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while _articles(database_url) < 1 and time.monotonic() < deadline and stopped.poll() is None:
-        time.sleep(0.1)
+    stopped, _ = _slow_run_loading(site, database_url, tmp_path, prefect_api, articles=1)
     stopped.send_signal(signal.SIGTERM)
     _, errors = stopped.communicate(timeout=120)
 
