@@ -9,14 +9,15 @@ Mapping, in the order it is decided:
 what happened                                       outcome               transient
 ==================================================  ====================  =========
 URL not http(s), unparsable, has userinfo,          bad_url               no
-  control characters, bad port; redirect to
-  file:/ftp:/data:/...; request the HTTP layer
-  refuses (httpx.InvalidURL, UnsupportedProtocol,
-  LocalProtocolError)
+  control characters, lone surrogates, bad port;
+  redirect to file:/ftp:/data:/...; request the
+  HTTP layer refuses (httpx.InvalidURL,
+  UnsupportedProtocol, LocalProtocolError)
 host resolves to a non-public address, on any hop   ssrf_blocked          no
   (network.SsrfBlocked, raised at connect time)
-connect/read/write timeout, or the total deadline   timeout               yes
-  (httpx.TimeoutException; checked between chunks)
+DNS/connect/read/write timeout, or the total        timeout               yes
+  deadline (httpx.TimeoutException; checked
+  between chunks)
 TLS handshake or certificate failure                tls_error             no
   (httpx.ConnectError caused by ssl.SSLError)
 refused, reset, DNS failure before a response       connect_error         yes
@@ -41,6 +42,10 @@ connection dropped mid-body, body shorter than      truncated             yes
 
 Redirects are followed here, not by httpx (the client is built with follow_redirects=False), so every hop
 is re-checked: scheme allow-list, the hop cap, and the SSRF guard when its connection is opened.
+
+Validators (ETag, Last-Modified) are kept as the latin-1 reading of the header bytes, the one reading that
+maps every byte to one character and back: header values may carry obs-text (0x80-0xFF), and the
+conditional GET must send back exactly the bytes the server sent.
 """
 
 from __future__ import annotations
@@ -73,6 +78,10 @@ CHUNK_SIZE = 64 * 1024
 # A DNS name (LDH plus "_", which exists in the wild) or an IP literal; anything else cannot be a host.
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone surrogates (from a feed decoded with errors="surrogateescape", or a database) have no UTF-8 form.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# What may not appear in a header value we send: controls but tab, and DEL (the HTTP layer refuses them).
+_HEADER_UNSAFE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 # ---------------------------------------------------------------- client
@@ -136,6 +145,9 @@ def check_url(url: str) -> str | None:
     """Why `url` must not be fetched, or None when it may be."""
     if _CONTROL.search(url):
         return "control characters in URL"
+    if _SURROGATE.search(url):
+        # Refused by name rather than left to httpx's UTF-8 encoding failing somewhere inside URL parsing.
+        return "lone surrogate in URL"
     try:
         parsed = httpx.URL(url)
         port = parsed.port
@@ -202,11 +214,40 @@ def parse_content_type(header: str | None) -> tuple[str | None, str | None]:
 
 
 def _response_validators(response: httpx.Response, sent: Validators | None) -> Validators:
-    etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+    etag, modified = _latin1_header(response, b"etag"), _latin1_header(response, b"last-modified")
     if response.status_code == 304 and sent is not None:
         # A 304 need not repeat the validators; keep what we sent for whatever it leaves out.
         return Validators(etag or sent.etag, modified or sent.last_modified)
     return Validators(etag, modified)
+
+
+def _latin1_header(response: httpx.Response, name: bytes) -> str | None:
+    """The first `name` header, its bytes read as latin-1.
+
+    Not `response.headers.get`: httpx decodes all headers as UTF-8 when they all happen to be valid
+    UTF-8, and a value read that way would not encode back to the bytes the server sent.
+    """
+    for key, value in response.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _header_bytes(value: str) -> bytes | None:
+    """`value` as the latin-1 bytes to send in a request header, or None when it cannot be sent.
+
+    httpx encodes str header values as ASCII and raises UnicodeEncodeError (an exception `fetch` does not
+    map) on anything else, so non-ASCII validators go as bytes. A value with no latin-1 form (a lone
+    surrogate, say) or with controls the HTTP layer refuses is dropped: the GET is then unconditional,
+    which costs one full download, where sending it would fail every poll of the feed.
+    """
+    try:
+        raw = value.strip(" \t").encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if not raw or _HEADER_UNSAFE.search(raw):
+        return None
+    return raw
 
 
 # ---------------------------------------------------------------- fetch
@@ -284,13 +325,25 @@ def _follow(client: httpx.Client, ask: _Ask) -> FetchResult:
     return FetchResult(ask.url, Outcome.TOO_MANY_REDIRECTS, final_url=current, detail=detail)
 
 
-def _headers(ask: _Ask) -> dict[str, str]:
+def _headers(ask: _Ask) -> dict[str, str | bytes]:
     # Set per request too, so `fetch` behaves the same on a client not built by make_client (tests).
-    headers = {"User-Agent": ask.policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING, "Accept": ask.accept}
-    if ask.validators is not None and ask.validators.etag:
-        headers["If-None-Match"] = ask.validators.etag
-    if ask.validators is not None and ask.validators.last_modified:
-        headers["If-Modified-Since"] = ask.validators.last_modified
+    headers: dict[str, str | bytes] = {
+        "User-Agent": ask.policy.user_agent,
+        "Accept-Encoding": ACCEPT_ENCODING,
+        "Accept": ask.accept,
+    }
+    if ask.validators is not None:
+        headers.update(_conditional_headers(ask.validators))
+    return headers
+
+
+def _conditional_headers(validators: Validators) -> dict[str, str | bytes]:
+    """If-None-Match / If-Modified-Since for the validators that can be sent (see `_header_bytes`)."""
+    headers: dict[str, str | bytes] = {}
+    for name, value in (("If-None-Match", validators.etag), ("If-Modified-Since", validators.last_modified)):
+        raw = _header_bytes(value) if value else None
+        if raw is not None:
+            headers[name] = raw
     return headers
 
 

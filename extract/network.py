@@ -7,15 +7,20 @@ connects to the vetted address, never to the name. Every connection httpx opens,
 hop, goes through it.
 
 The total deadline lives here too: each socket read/write gets `min(its own timeout, time left)`, so a
-server dribbling bytes (in the headers or the body) cannot stretch a request past the deadline.
+server dribbling bytes (in the headers or the body) cannot stretch a request past the deadline. Name
+resolution is bounded the same way: getaddrinfo takes no timeout and a slow DNS server can block it for
+tens of seconds, so it runs in a daemon thread that the request waits on for at most
+`min(connect timeout, time left)` before giving up with a ConnectTimeout.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -73,6 +78,29 @@ def _bounded(timeout: float | None, exc: type[Exception]) -> float | None:
     if left <= 0:
         raise exc("total deadline exceeded")
     return left if timeout is None else min(timeout, left)
+
+
+def resolve_within(resolve: Resolver, host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """`resolve(host, port, type=SOCK_STREAM)`, waiting at most `timeout` seconds for its answer.
+
+    The lookup runs in a daemon thread because getaddrinfo cannot be interrupted: on timeout the thread
+    is abandoned (it ends when the system resolver gives up) and never holds up interpreter exit. One
+    short-lived thread per new connection is cheap next to the round trips that follow it, and unlike a
+    fixed pool, a few hung lookups cannot make every other host's lookup wait in a queue.
+    """
+    answer: Future[list[tuple[Any, ...]]] = Future()
+
+    def run() -> None:
+        try:
+            answer.set_result(resolve(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting request, which decides what it means
+            answer.set_exception(exc)
+
+    threading.Thread(target=run, name=f"resolve {host}", daemon=True).start()
+    try:
+        return answer.result(timeout)
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"resolving {host!r} took over {timeout:.3g}s") from None
 
 
 @lru_cache(maxsize=64)
@@ -150,19 +178,21 @@ class GuardedBackend(SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> NetworkStream:
-        address = self.vetted_address(host, port)
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        address = self.vetted_address(host, port, timeout)
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)  # what the lookup left of the deadline
         stream = super().connect_tcp(address, port, bounded, local_address, socket_options)
         return DeadlineStream(stream)
 
-    def vetted_address(self, host: str, port: int) -> str:
+    def vetted_address(self, host: str, port: int, timeout: float | None = None) -> str:
         """The first resolved address of `host`, or SsrfBlocked if ANY address it resolves to is not public.
 
         All, not any: a name answering with one public and one private address is hostile or misconfigured,
         and refusing it is cheaper than reasoning about which one a retry would pick.
+        `timeout` bounds the lookup (see `resolve_within`); the total deadline shortens it further.
         """
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
         try:
-            infos = self._resolve(host, port, type=socket.SOCK_STREAM)
+            infos = resolve_within(self._resolve, host, port, bounded)
         except (socket.gaierror, UnicodeError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
         addresses = [str(info[4][0]) for info in infos]

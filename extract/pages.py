@@ -1,25 +1,22 @@
 """Article pages: concurrent across hosts, polite within one, each ending in exactly one outcome.
 
-One worker thread per host (at most policy.max_parallel_hosts at once) walks that host's URLs in order:
-circuit breaker, robots.txt, the politeness delay, the fetch, content sniffing. Hosts never wait on each
-other, so a host that answers 429 or hangs costs only its own URLs, and the run never sleeps on a
-Retry-After: the rest of that host's URLs are skipped and carry the Retry-After for the scheduler.
+One worker thread per host (extract.hosts) walks that host's URLs in order: the host's breaker, Retry-After
+and budget, robots.txt, the politeness delay, the fetch, content sniffing. Hosts never wait on each other,
+so a host that answers 429 or hangs costs only its own URLs, and the run never sleeps on a Retry-After:
+the rest of that host's URLs are deferred and carry the Retry-After for the scheduler.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 
 import httpx
 
-from extract.client import check_url, fetch
+from extract.client import fetch
+from extract.hosts import CrawlState, HostState, ResultCallback, by_host
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
 from extract.robots import RobotsCache, RobotsRules
@@ -44,8 +41,6 @@ _HTML_START = re.compile(
     rb"<(?:!doctype\s+html|html|head|body|title|meta|script|style|div|p|h1|table|a|!--)[\s>/]", re.IGNORECASE
 )
 _SNIFF_BYTES = 1024
-
-ResultCallback = Callable[[FetchResult], None]
 
 
 # ---------------------------------------------------------------- sniffing
@@ -76,50 +71,7 @@ def sniff_page(result: FetchResult) -> FetchResult:
     return replace(result, outcome=Outcome.NOT_HTML, body=b"", detail=f"not an HTML page: {reason}")
 
 
-# ---------------------------------------------------------------- per host
-
-
-class _Host:
-    """One host's politeness clock and circuit breaker, used by one worker thread at a time."""
-
-    def __init__(self, policy: HttpPolicy) -> None:
-        self._delay = policy.per_host_delay
-        self._limit = policy.host_failure_limit
-        self._ready_at = self._ended_at = 0.0
-        self._failures = 0
-        self.open_reason: str | None = None
-        self.retry_after: float | None = None
-
-    def slow_down_to(self, delay: float) -> None:
-        """Space this host's requests at least `delay` seconds apart (its robots.txt Crawl-delay), the
-        request after the robots.txt one included."""
-        self._delay = max(self._delay, delay)
-        self._ready_at = max(self._ready_at, self._ended_at + self._delay)
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """Hold one request slot: wait out the delay since the previous request to this host ended."""
-        time.sleep(max(0.0, self._ready_at - time.monotonic()))
-        try:
-            yield
-        finally:
-            self._ended_at = time.monotonic()
-            self._ready_at = self._ended_at + self._delay
-
-    def record(self, outcome: Outcome, retry_after: float | None) -> None:
-        if outcome is Outcome.RATE_LIMITED:  # the host asked us to stop: no more requests this run
-            self.open_reason, self.retry_after = "host rate-limited us earlier in this run", retry_after
-        elif outcome.is_transient:
-            self._failures += 1
-            if self._failures >= self._limit:
-                self.open_reason = f"{self._failures} consecutive transient failures on this host"
-        else:
-            self._failures = 0
-
-    def skipped(self, url: str) -> FetchResult:
-        return FetchResult(
-            url, Outcome.SKIPPED, retry_after_seconds=self.retry_after, detail=self.open_reason
-        )
+# ---------------------------------------------------------------- per page
 
 
 def _robots_refusal(url: str, rules: RobotsRules) -> FetchResult:
@@ -136,78 +88,26 @@ def _robots_refusal(url: str, rules: RobotsRules) -> FetchResult:
 
 
 def _fetch_one(
-    client: httpx.Client, url: str, policy: HttpPolicy, robots: RobotsCache, host: _Host
+    client: httpx.Client, url: str, policy: HttpPolicy, robots: RobotsCache, host: HostState
 ) -> FetchResult:
-    if host.open_reason is not None:
-        return host.skipped(url)
+    refused = host.refusal(url)
+    if refused is not None:
+        return refused
     if policy.respect_robots:
         rules = robots.rules_for(url, host.turn)
         if not rules.allows(url, policy.robots_token):
             return _robots_refusal(url, rules)
         host.slow_down_to(rules.crawl_delay(policy.robots_token))
+        refused = host.refusal(url)  # a Crawl-delay may have used up the host's budget
+        if refused is not None:
+            return refused
     with host.turn():
         result = fetch(client, url, policy, max_bytes=policy.max_page_bytes, accept=PAGE_ACCEPT)
-    host.record(result.outcome, result.retry_after_seconds)
+    host.record(result)
     return sniff_page(result)
 
 
 # ---------------------------------------------------------------- the batch
-
-
-class _Results:
-    """Collects results by input position; calls `on_result` one at a time, whatever thread finishes."""
-
-    def __init__(self, size: int, on_result: ResultCallback | None) -> None:
-        self._slots: list[FetchResult | None] = [None] * size
-        self._on_result = on_result
-        self._lock = threading.Lock()
-
-    def put(self, index: int, result: FetchResult) -> None:
-        logger.info(
-            "page fetched url=%s outcome=%s status=%s bytes=%d elapsed=%.3f detail=%s",
-            result.url, result.outcome, result.status, len(result.body), result.elapsed_seconds,
-            result.detail,
-        )  # fmt: skip
-        with self._lock:
-            self._slots[index] = result
-            if self._on_result is not None:
-                self._on_result(result)
-
-    def all(self) -> list[FetchResult]:
-        missing = [i for i, r in enumerate(self._slots) if r is None]
-        if missing:
-            raise RuntimeError(f"no result for URL positions {missing}")  # a bug, never a network problem
-        return [r for r in self._slots if r is not None]
-
-
-def _group_by_host(urls: Sequence[str], results: _Results) -> dict[str, list[tuple[int, str]]]:
-    """URLs by host, in input order; unfetchable URLs are answered (bad_url) here and never grouped."""
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for index, url in enumerate(urls):
-        problem = check_url(url)
-        if problem is not None:
-            results.put(index, FetchResult(url, Outcome.BAD_URL, detail=problem))
-            continue
-        groups.setdefault(httpx.URL(url).host.lower(), []).append((index, url))
-    return groups
-
-
-class CrawlState:
-    """What a run remembers about hosts: politeness clocks, circuit breakers and robots.txt rules.
-
-    Share one across the fetch_pages calls of a run, so that a host that failed, or asked us to stop, in one
-    batch stays stopped in the next, and robots.txt is fetched once per run rather than once per batch.
-    """
-
-    def __init__(self, client: httpx.Client, policy: HttpPolicy) -> None:
-        self.robots = RobotsCache(client, policy)
-        self._policy = policy
-        self._hosts: dict[str, _Host] = {}
-        self._lock = threading.Lock()
-
-    def host(self, name: str) -> _Host:
-        with self._lock:
-            return self._hosts.setdefault(name, _Host(self._policy))
 
 
 def fetch_pages(
@@ -221,26 +121,18 @@ def fetch_pages(
     """One FetchResult per URL, in input order; `on_result` sees each as it completes (serialised).
 
     Concurrent across hosts (policy.max_parallel_hosts threads), sequential and `per_host_delay` apart within
-    a host. `state` carries host memory between calls (default: fresh for this call). An unexpected
-    exception in any worker cancels the hosts not yet started and propagates.
+    a host. `state` carries host memory between calls and with the run's feed polls (default: fresh for this
+    call). An unexpected exception in any worker cancels the hosts not yet started and propagates.
     """
-    results = _Results(len(urls), on_result)
-    groups = _group_by_host(urls, results)
     crawl = state or CrawlState(client, policy)
 
-    def run_host(name: str, items: list[tuple[int, str]]) -> None:
-        host = crawl.host(name)
-        for index, url in items:
-            results.put(index, _fetch_one(client, url, policy, crawl.robots, host))
+    def fetch_one(host: HostState, _index: int, url: str) -> FetchResult:
+        result = _fetch_one(client, url, policy, crawl.robots, host)
+        logger.info(
+            "page fetched url=%s outcome=%s status=%s bytes=%d elapsed=%.3f detail=%s",
+            result.url, result.outcome, result.status, len(result.body), result.elapsed_seconds,
+            result.detail,
+        )  # fmt: skip
+        return result
 
-    workers = max(1, min(policy.max_parallel_hosts, len(groups)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsetl-pages") as pool:
-        futures = [pool.submit(run_host, name, items) for name, items in groups.items()]
-        try:
-            for future in as_completed(futures):
-                future.result()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return results.all()
+    return by_host(urls, fetch_one, crawl, on_result)

@@ -33,6 +33,10 @@ class HttpPolicy:
     # Per-run circuit breaker: after this many consecutive transient failures on a host, the rest of that
     # host's URLs are skipped without a request (a dead host would otherwise cost a timeout per URL).
     host_failure_limit: int = 5
+    # Seconds one host's requests may take in one run, waits for its politeness delay included (None: no
+    # limit). A host with Crawl-delay 30 and 200 new links would otherwise hold a run for 100 minutes while
+    # the scheduled runs queue behind it; what does not fit is deferred to the next run.
+    host_budget_seconds: float | None = None
     # A Retry-After of "one year" is honoured as one day at most.
     max_retry_after: float = 86400.0
     # CIDRs exempt from the SSRF guard, e.g. ("127.0.0.0/8",) for local test servers. Empty in production.

@@ -34,6 +34,12 @@ class Outcome(StrEnum):
     EXTRACT_EMPTY = "extract_empty"  # no article text found (consent walls, empty pages, too deep trees)
     EXTRACT_TIMEOUT = "extract_timeout"  # killed at the per-document CPU deadline
     SKIPPED = "skipped"  # circuit breaker open for the host during this run
+    # Not requested in this run, by choice: the host asked us to wait (its Retry-After, remembered across
+    # runs) or its time budget for this run is spent. Tried again when that passes; never a failure.
+    DEFERRED = "deferred"
+    # The database refused this one row (a DataError or IntegrityError of its own); the rest of its batch
+    # was stored. Its detail names the error class.
+    LOAD_ERROR = "load_error"
 
     @property
     def is_transient(self) -> bool:
@@ -48,6 +54,7 @@ _TRANSIENT = frozenset(
         Outcome.CONNECT_ERROR,
         Outcome.TRUNCATED,
         Outcome.SKIPPED,
+        Outcome.DEFERRED,
     }
 )
 

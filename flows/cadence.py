@@ -14,6 +14,8 @@ The rules (after mediacloud/rss-fetcher, whose ~180,000 news feeds taught that "
   interval and never longer than MAX_BACKOFF: a feed is never deleted by the system, only polled rarely,
   once a month at worst.
 * **Retry-After.** The next poll is no earlier than now + Retry-After (cut to MAX_RETRY_AFTER).
+* **Deferred.** A poll never made, because the feed's host asked every run to wait (Retry-After), says
+  nothing about the feed: interval and failure score stay, and the next poll is when the wait ends.
 * **Jitter.** Every delay gets up to +MAX_JITTER_FRACTION of itself, so feeds polled together drift apart;
   near MAX_BACKOFF it is taken off instead, so the cap holds and capped feeds drift apart too.
 
@@ -22,6 +24,7 @@ Outcome weights (labels are `extract.records.Outcome` values):
 | weight           | outcomes                                                                  | why    |
 |------------------|---------------------------------------------------------------------------|--------|
 | 0 (success)      | ok, not_modified                                                          | resets |
+| 0 (no poll)      | deferred                                                                  | keeps  |
 | 1 (hard)         | gone, not_a_feed, not_html, parse_error, bad_url, ssrf_blocked,           | (a)    |
 |                  | tls_error, too_many_redirects                                             |        |
 | 0.5 (soft)       | client_error, too_large, bad_encoding, robots_disallowed                  | (b)    |
@@ -77,6 +80,7 @@ HARD, SOFT, TEMPORARY = 1.0, 0.5, 0.25
 _SUCCESS = frozenset({Outcome.OK, Outcome.NOT_MODIFIED})
 _WEIGHTS: dict[str, float] = {
     **dict.fromkeys(_SUCCESS, 0.0),
+    Outcome.DEFERRED: 0.0,  # never polled: no evidence either way
     **dict.fromkeys(
         (
             Outcome.GONE,
@@ -141,6 +145,10 @@ def next_cadence(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     interval = _clamp_interval(interval_seconds)
+    if outcome == Outcome.DEFERRED:
+        delay = max(_retry_after(retry_after_seconds), MIN_INTERVAL)
+        next_poll_at = now.astimezone(UTC) + _jittered(delay, rng.uniform(0.0, MAX_JITTER_FRACTION))
+        return Cadence(round(interval.total_seconds()), _clean_score(failure_score), next_poll_at)
     weight = failure_weight(outcome)
     if weight == 0.0:
         interval = _adapt_interval(interval, str(outcome), entries_seen, entries_new)

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from flows import admin
 from flows.feedlist import FeedListError, read_feed_file
 from flows.request import RunRequest
-from flows.settings import Settings, SettingsError
+from flows.settings import ENV_PREFIX, Settings, SettingsError
 from load.db import DatabaseUrlError, make_engine, safe_url
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 
 # Prefect's defaults for a machine that may be offline: no telemetry, and time for the embedded API server
-# to start on a slow first run (PREFECT.md measured 9-19 s against a 20 s default).
+# to start on a slow first run (a fresh Prefect home took 9-19 s here, against a 20 s default).
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
@@ -217,6 +218,8 @@ def command_serve(args: argparse.Namespace) -> int:
     if args.every < 1:
         raise UsageError("--every must be at least 1 minute")
     feeds_file = str(args.feeds or settings.feeds_file)
+    if f"{ENV_PREFIX}HOST_BUDGET" not in os.environ:  # a third of the interval: runs never queue up
+        settings = replace(settings, host_budget=args.every * 60 / 3)
     _request(settings, None, feeds_file, None, True, None)
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))
@@ -236,6 +239,7 @@ def _settings_in_environment(settings: Settings) -> Iterator[None]:
     chosen = {
         "NEWSETL_DATABASE_URL": settings.database_url,
         "NEWSETL_ALLOW_NETWORKS": ",".join(settings.allow_networks),
+        "NEWSETL_HOST_BUDGET": str(settings.host_budget),
     }
     saved = {name: os.environ.get(name) for name in chosen}
     os.environ.update(chosen)
@@ -363,7 +367,7 @@ def _connectable(url: str) -> Engine:
 
 def format_summary(summary: dict[str, Any], seconds: float) -> str:
     def breakdown(outcomes: dict[str, int]) -> str:
-        failed = {k: v for k, v in sorted(outcomes.items()) if k not in ("ok", "not_modified")}
+        failed = {k: v for k, v in sorted(outcomes.items()) if k not in ("ok", "not_modified", "deferred")}
         return f" ({', '.join(f'{k} {v}' for k, v in failed.items())})" if failed else ""
 
     if summary["skipped_reason"]:
@@ -372,7 +376,8 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
         [
             f"run {summary['run_id']} completed in {seconds:.1f} s",
             f"  feeds     polled {summary['feeds_polled']}, not modified {summary['feeds_not_modified']}, "
-            f"failed {summary['feeds_failed']}{breakdown(summary['feed_outcomes'])}",
+            f"failed {summary['feeds_failed']}{breakdown(summary['feed_outcomes'])}"
+            + (f", deferred {summary['feeds_deferred']}" if summary["feeds_deferred"] else ""),
             f"  articles  new {summary['articles_new']}, duplicate {summary['articles_duplicate']}, "
             f"failed {summary['articles_failed']}{breakdown(summary['page_outcomes'])}"
             + (f", left for later {summary['articles_deferred']}" if summary["articles_deferred"] else "")

@@ -1,8 +1,15 @@
 """The ingest flow: due feeds -> poll -> plan -> (fetch -> extract+tag -> load) per batch -> feed outcomes.
 
-Tasks wrap whole batches, never single articles: a Prefect task run costs milliseconds and server work,
-so per-article tasks would cost more than the work (PREFECT.md). Feed validators are stored only after all
-of a run's batches are loaded, so a run killed halfway re-polls its feeds and picks up where it stopped.
+Tasks wrap whole batches, never single articles: a Prefect task run costs milliseconds of client time and
+tens of milliseconds of server work, so per-article tasks would cost more than the work. Feed validators
+are stored only after all of a run's batches are loaded, so a run killed halfway re-polls its feeds and
+picks up where it stopped.
+
+Settings come from the environment only (never flow parameters): a database URL holds a password, and
+Prefect stores every parameter of a run in its own database and shows it in its UI.
+
+Every database operation of a run is retried while the database is unreachable or locked, for at most
+NEWSETL_DB_RETRY_SECONDS in all; after that the run fails, and what it loaded stays.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from prefect import flow, get_run_logger, runtime, task
@@ -27,7 +34,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from extract.client import make_client
-from extract.pages import CrawlState, fetch_pages
+from extract.hosts import CrawlState
+from extract.pages import fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
 from flows.cadence import next_cadence
@@ -39,15 +47,19 @@ from flows.polling import poll_feeds
 from flows.request import RunRequest
 from flows.settings import Settings
 from load import registry, store
-from load.db import make_engine
+from load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
 from load.locks import LockHolder, LockLost, RunWriter, acquire_lock
 from load.migrate import prepare
-from load.records import FeedPoll, FeedState, PageResult
+from load.records import FeedPoll, FeedState, KnownArticle, PageResult
 from transform.urls import url_key
 
 LIBRARY_LOGGERS = ("extract", "transform", "load", "flows")
-# Characters of an article the tagger reads; past that it tags the head and flags the article (FAULTS 31).
+# Characters of an article the tagger reads; past that it tags the head and flags the article, stored as
+# articles.tag_truncated (spaCy refuses texts over its max_length, and 1,000,000 characters take 3 GB).
 TAGGER_MAX_CHARS = 100_000
+# How long one SQLite statement waits for another process's write lock, at most; the retry budget is
+# shared out over several such waits, so a lock that outlasts the budget fails the run in about its time.
+SQLITE_WAITS_PER_BUDGET = 4
 
 
 @dataclass(slots=True)
@@ -58,6 +70,7 @@ class RunSummary:
     feeds_polled: int = 0
     feeds_not_modified: int = 0
     feeds_failed: int = 0
+    feeds_deferred: int = 0  # not polled: the host asked us to wait (Retry-After) or its budget was spent
     articles_new: int = 0
     articles_duplicate: int = 0
     articles_failed: int = 0
@@ -80,8 +93,6 @@ def ingest(
     feed_urls: list[str] | None = None,
     feeds_file: str | None = None,
     limit: int | None = None,
-    database_url: str | None = None,
-    allow_networks: list[str] | None = None,
     due_only: bool = False,
     shard: str | None = None,
 ) -> dict[str, object]:
@@ -89,13 +100,12 @@ def ingest(
 
     feed_urls: poll just these (ad hoc); otherwise the feeds file is synced into the registry and its
     active feeds are polled (only those due, with due_only; only one partition, with shard "I/N").
+    The database and every other setting come from NEWSETL_* environment variables.
     """
-    settings = Settings.from_env(os.environ).with_overrides(
-        database_url=database_url, allow_networks=tuple(allow_networks) if allow_networks else None
-    )
+    settings = Settings.from_env(os.environ)
     request = RunRequest.build(settings, feed_urls, feeds_file, limit, due_only, shard)
-    engine = make_engine(settings.database_url)
-    prepare(engine)
+    engine = make_run_engine(settings)
+    retrying(lambda: prepare(engine), settings.db_retry_seconds, "preparing the schema")
     with _library_logs_to_run():
         summary = run_ingest(engine, settings, request, request.parameters(feeds_file))
     publish_summary(summary)
@@ -106,35 +116,59 @@ def run_ingest(
     engine: Engine, settings: Settings, request: RunRequest, parameters: dict[str, object]
 ) -> RunSummary:
     tagging = resolve_tagging(settings)  # a missing model or taxonomy fails here, before any row is written
-    feeds, run_id, holder = register_run(engine, request, parameters)
+    feeds, run_id, holder = retrying(
+        lambda: register_run(engine, request, parameters), settings.db_retry_seconds, "starting the run"
+    )
     summary = RunSummary(run_id=run_id)
     if holder is not None:
         summary.skipped_reason = (
             f"run {holder.run_id} holds {request.lock_name} until {holder.expires_at:%H:%M:%S} UTC"
         )
         get_run_logger().warning("not started: %s", summary.skipped_reason)
-        _finish(engine, run_id, "skipped", summary, summary.skipped_reason)
+        _finish(
+            RunWriter(engine, run_id, None, settings.db_retry_seconds),
+            "skipped",
+            summary,
+            summary.skipped_reason,
+        )
         return summary
     polled: list[PolledFeed] = []
-    writer = RunWriter(engine, run_id, request.lock_name)
+    writer = RunWriter(engine, run_id, request.lock_name, settings.db_retry_seconds)
     # The failure is recorded inside the lease, while the run still holds the lock its writes are fenced by.
     with _lease(writer) as ensure_held:
         try:
             with _http_client(settings) as (client, policy):
-                polled = poll_all_feeds(client, feeds, policy, summary)
-                page_plan = plan_fetches(engine, polled, settings, request.limit, summary)
-                crawl = CrawlState(client, policy)
+                crawl = CrawlState(client, policy, _host_waits(writer))
+                polled = poll_all_feeds(client, feeds, policy, crawl, summary)
+                page_plan = plan_fetches(writer, polled, settings, request.limit, summary)
                 batch = BatchContext(client, policy, crawl, writer, tagging.taxonomy.version)
                 with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
                     _fetch_and_load(
                         replace(batch, pool=pool), page_plan.jobs, settings.batch_size, summary, ensure_held
                     )
-                record_feed_polls(writer, polled, page_plan)
+                record_feed_polls(writer, polled, page_plan, crawl)
         except BaseException as error:
             _record_failure(writer, polled, summary, error)
             raise
-    _finish(engine, run_id, "completed", summary)
+    _finish(writer, "completed", summary)
     return summary
+
+
+def make_run_engine(settings: Settings) -> Engine:
+    """The run's engine; SQLite's lock wait is a share of the retry budget, so a lock held past the
+    budget ends the run in about that time, not in several times it."""
+    busy = min(SQLITE_BUSY_TIMEOUT, max(settings.db_retry_seconds / SQLITE_WAITS_PER_BUDGET, 1.0))
+    return make_engine(settings.database_url, sqlite_busy_timeout=busy)
+
+
+def _host_waits(writer: RunWriter) -> dict[str, float]:
+    """Retry-After periods that earlier runs were asked for and that are still running."""
+
+    def read() -> dict[str, float]:
+        with Session(writer.engine) as session:
+            return store.host_waits(session, datetime.now(UTC))
+
+    return retrying(read, writer.retry_seconds, "reading host waits")
 
 
 def _fetch_and_load(
@@ -159,16 +193,19 @@ def _record_failure(
     the feeds are its to write. Best effort: when the database itself is what failed, the original error is
     what counts."""
     run_id = writer.run_id
+
+    def record(session: Session) -> None:
+        for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
+            store.record_feed_poll(session, run_id, _without_validators(item.poll))
+
     try:
-        with writer.transaction() as session:
-            for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
-                store.record_feed_poll(session, run_id, _without_validators(item.poll))
-    except (LockLost, SQLAlchemyError) as also:
+        writer.write(record, "recording the feed outcomes of a failed run")
+    except (LockLost, SQLAlchemyError, DatabaseUnavailable, DatabaseFull) as also:
         get_run_logger().error("feed outcomes of run %d not recorded: %s", run_id, also)
     try:
         status = "cancelled" if isinstance(error, (TerminationSignal, KeyboardInterrupt)) else "failed"
-        _finish(writer.engine, run_id, status, summary, f"{type(error).__name__}: {error}")
-    except SQLAlchemyError as also:
+        _finish(writer, status, summary, f"{type(error).__name__}: {error}")
+    except (SQLAlchemyError, DatabaseUnavailable, DatabaseFull) as also:
         get_run_logger().error("could not record the failure of run %d: %s", run_id, also)
 
 
@@ -205,14 +242,18 @@ def _select_feeds(session: Session, request: RunRequest, now: datetime) -> list[
 
 @task(cache_policy=NO_CACHE)
 def poll_all_feeds(
-    client: httpx.Client, feeds: list[FeedState], policy: HttpPolicy, summary: RunSummary
+    client: httpx.Client, feeds: list[FeedState], policy: HttpPolicy, crawl: CrawlState, summary: RunSummary
 ) -> list[PolledFeed]:
-    polled = poll_feeds(client, feeds, policy)
+    polled = poll_feeds(client, feeds, policy, crawl, datetime.now(UTC))
     summary.feed_outcomes.update(p.poll.outcome for p in polled)
     summary.feeds_polled = len(polled)
     summary.feeds_not_modified = summary.feed_outcomes[Outcome.NOT_MODIFIED]
+    summary.feeds_deferred = summary.feed_outcomes[Outcome.DEFERRED]
     summary.feeds_failed = (
-        summary.feeds_polled - summary.feeds_not_modified - summary.feed_outcomes[Outcome.OK]
+        summary.feeds_polled
+        - summary.feeds_not_modified
+        - summary.feeds_deferred
+        - summary.feed_outcomes[Outcome.OK]
     )
     get_run_logger().info("polled %d feeds: %s", len(polled), dict(summary.feed_outcomes))
     return polled
@@ -220,13 +261,20 @@ def poll_all_feeds(
 
 @task(cache_policy=NO_CACHE)
 def plan_fetches(
-    engine: Engine, polled: list[PolledFeed], settings: Settings, limit: int | None, summary: RunSummary
+    writer: RunWriter, polled: list[PolledFeed], settings: Settings, limit: int | None, summary: RunSummary
 ) -> PagePlan:
     keys = [url_key(entry.link) for item in polled for entry in item.entries]
-    with Session(engine) as session:
-        known = store.known_articles(session, keys)
-        feed_ids = [item.feed.id for item in polled]
-        retries = store.articles_to_retry(session, feed_ids, TRANSIENT_OUTCOMES, settings.max_page_attempts)
+    feed_ids = [item.feed.id for item in polled]
+
+    def read() -> tuple[dict[str, KnownArticle], list[tuple[str, str]]]:
+        with Session(writer.engine) as session:
+            known = store.known_articles(session, keys)
+            retries = store.articles_to_retry(
+                session, feed_ids, TRANSIENT_OUTCOMES, settings.max_page_attempts
+            )
+        return known, retries
+
+    known, retries = retrying(read, writer.retry_seconds, "planning the page fetches")
     page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit)
     summary.articles_duplicate, summary.articles_deferred = page_plan.duplicates, page_plan.deferred
     get_run_logger().info(
@@ -256,29 +304,44 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
     fetched = fetch_pages(context.client, [job.url for job in batch], context.policy, state=context.crawl)
     outputs = _extract_and_tag(context.pool, fetched)
     results = [_page_result(job, f, out) for job, f, out in zip(batch, fetched, outputs, strict=True)]
-    with context.writer.transaction() as session:
-        counts = store.load_pages(session, context.writer.run_id, results, context.taxonomy_version)
-    summary.page_outcomes.update(r.outcome for r in results)
+    run_id, version = context.writer.run_id, context.taxonomy_version
+    counts = context.writer.write(
+        lambda session: store.load_pages(session, run_id, results, version), "loading a batch of pages"
+    )
+    summary.page_outcomes.update(dict(counts.outcomes))
     summary.articles_new += counts.articles_new
     summary.articles_failed += counts.articles_failed
+    summary.articles_deferred += counts.articles_deferred
     summary.articles_stored_elsewhere += counts.articles_stored_elsewhere
     summary.entities_tagged += counts.entities_tagged
     summary.topics_tagged += counts.topics_tagged
 
 
 @task(cache_policy=NO_CACHE)
-def record_feed_polls(writer: RunWriter, polled: list[PolledFeed], page_plan: PagePlan) -> None:
-    """Feed links to stored articles and each feed's poll outcome, with the validators the next poll sends
-    and when it is due."""
+def record_feed_polls(
+    writer: RunWriter, polled: list[PolledFeed], page_plan: PagePlan, crawl: CrawlState
+) -> None:
+    """Feed links to stored articles, each feed's poll outcome with the validators the next poll sends and
+    when it is due, and the Retry-After periods hosts asked for, which every later run honours."""
     now, rng = datetime.now(UTC), random.Random()
-    with writer.transaction() as session:
+    polls = [_final_poll(item, page_plan, now, rng) for item in sorted(polled, key=lambda p: p.feed.id)]
+    waits = [(w.host, now + timedelta(seconds=w.seconds), w.reason) for w in crawl.rate_limits()]
+
+    def record(session: Session) -> None:
         store.link_feed_items(session, page_plan.known_links)
-        for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):  # row locks in key order
-            poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
-            poll = _with_cadence(item, poll, now, rng)
-            if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full, and soon
-                poll = replace(_without_validators(poll), next_poll_at=now)
+        for poll in polls:  # row locks in key order
             store.record_feed_poll(session, writer.run_id, poll)
+        store.remember_waits(session, waits)
+
+    writer.write(record, "recording the feed polls")
+
+
+def _final_poll(item: PolledFeed, page_plan: PagePlan, now: datetime, rng: random.Random) -> FeedPoll:
+    poll = replace(item.poll, entries_new=page_plan.new_per_feed.get(item.feed.id, 0))
+    poll = _with_cadence(item, poll, now, rng)
+    if item.feed.id in page_plan.deferred_feeds:  # entries left for later: poll it in full, and soon
+        poll = replace(_without_validators(poll), next_poll_at=now)
+    return poll
 
 
 def _with_cadence(item: PolledFeed, poll: FeedPoll, now: datetime, rng: random.Random) -> FeedPoll:
@@ -336,7 +399,12 @@ def _page_result(job: PageJob, fetched: FetchResult, output: PageOutput | Overru
         return replace(base, outcome=Outcome.EXTRACT_TIMEOUT.value, detail=detail)
     if isinstance(output, PageOutput):
         return replace(
-            base, outcome=output.outcome, article=output.article, tagging=output.tagging, detail=output.detail
+            base,
+            outcome=output.outcome,
+            article=output.article,
+            tagging=output.tagging,
+            detail=output.detail,
+            encoding=output.encoding,
         )
     return base
 
@@ -388,9 +456,12 @@ def _lease(writer: RunWriter) -> Iterator[Callable[[], None]]:
         yield keeper.ensure_held
 
 
-def _finish(engine: Engine, run_id: int, status: str, summary: RunSummary, error: str | None = None) -> None:
-    with Session(engine) as session, session.begin():
-        store.finish_run(session, run_id, status, summary.as_dict(), error)
+def _finish(writer: RunWriter, status: str, summary: RunSummary, error: str | None = None) -> None:
+    def finish() -> None:
+        with Session(writer.engine) as session, session.begin():
+            store.finish_run(session, writer.run_id, status, summary.as_dict(), error)
+
+    retrying(finish, writer.retry_seconds, "recording how the run ended")
 
 
 @contextmanager
@@ -399,6 +470,7 @@ def _http_client(settings: Settings) -> Iterator[tuple[httpx.Client, HttpPolicy]
         user_agent=settings.user_agent,
         total_deadline=settings.page_deadline,
         per_host_delay=settings.per_host_delay,
+        host_budget_seconds=settings.host_budget,
         allowed_networks=settings.allow_networks,
         respect_robots=settings.respect_robots,
     )

@@ -33,6 +33,7 @@ class PageOutput:
     article: ExtractedArticle | None = None
     tagging: Tagging | None = None
     detail: str | None = None
+    encoding: str | None = None  # the page's bytes were decoded with it (HTTP charset, <meta>, or detected)
 
 
 def make_page_handler(
@@ -47,15 +48,15 @@ def make_page_handler(
 
 
 def process_page(page: PageInput, tagger: Tagger) -> PageOutput:
-    html, _encoding = decode_html(page.body, page.charset)
+    html, encoding = decode_html(page.body, page.charset)
     try:
         article = extract_article(html, page.url)
     except EmptyExtraction as empty:
         # Binary sniffed only after decoding is a page that is not HTML; anything else had no article text.
         outcome = "not_html" if empty.reason == "not_html" else "extract_empty"
-        return PageOutput(outcome, detail=empty.reason)
+        return PageOutput(outcome, detail=empty.reason, encoding=encoding)
     (tagging,) = tagger.tag([(article.title, article.text)])
-    return PageOutput("ok", article, tagging)
+    return PageOutput("ok", article, tagging, encoding=encoding)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,64 +1,77 @@
-"""Polling feeds: conditional GET, body hash, parse. Feeds of one host are polled one after another."""
+"""Polling feeds: fetch them on the run's shared host memory (extract.feeds), then hash and parse each.
+
+A feed is polled conditionally (its stored validators, and its body hash as a second check), except once a
+day: then the GET carries no validators and the body is parsed even when its hash is unchanged, so a
+server that answers 304 (or the same bytes) when it should not can hide new entries for a day at most.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
-from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import httpx
 
-from extract.client import fetch_feed
+from extract.feeds import FeedRequest, fetch_feeds
+from extract.hosts import CrawlState
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome, Validators
 from flows.plan import PolledFeed
 from load.records import FeedPoll, FeedState
 from transform.feeds import FeedParseError, parse_feed
-from transform.urls import host_of
+from transform.records import ParsedFeed
+
+# How often a feed is polled without validators and judged on its entries, whatever 304s it answers.
+FULL_POLL_EVERY = timedelta(days=1)
 
 
-def poll_feeds(client: httpx.Client, feeds: Sequence[FeedState], policy: HttpPolicy) -> list[PolledFeed]:
+def poll_feeds(
+    client: httpx.Client, feeds: Sequence[FeedState], policy: HttpPolicy, crawl: CrawlState, now: datetime
+) -> list[PolledFeed]:
     """Poll every feed, concurrently across hosts and politely within one; results in input order."""
-    by_host: dict[str, list[int]] = defaultdict(list)
-    for index, feed in enumerate(feeds):
-        by_host[host_of(feed.url)].append(index)
-    results: dict[int, PolledFeed] = {}
-
-    def poll_host(indexes: list[int]) -> None:
-        for position, index in enumerate(indexes):
-            if position:
-                time.sleep(policy.per_host_delay)
-            results[index] = poll_feed(client, feeds[index], policy)
-
-    with ThreadPoolExecutor(max_workers=policy.max_parallel_hosts) as executor:
-        futures = [executor.submit(poll_host, indexes) for indexes in by_host.values()]
-        try:
-            for future in futures:
-                future.result()  # re-raises what nobody expected
-        except BaseException:  # a signal or a bug: do not poll the hosts still waiting
-            executor.shutdown(wait=False, cancel_futures=True)
-            raise
-    return [results[i] for i in range(len(feeds))]
+    full = [is_full_poll_due(feed, now) for feed in feeds]
+    requests = [_request(feed, whole) for feed, whole in zip(feeds, full, strict=True)]
+    fetched = fetch_feeds(client, requests, policy, crawl)
+    return [_polled(feed, result, whole) for feed, result, whole in zip(feeds, fetched, full, strict=True)]
 
 
-def poll_feed(client: httpx.Client, feed: FeedState, policy: HttpPolicy) -> PolledFeed:
-    fetched = fetch_feed(client, feed.url, Validators(feed.etag, feed.last_modified), policy)
+def is_full_poll_due(feed: FeedState, now: datetime) -> bool:
+    return feed.last_full_poll_at is None or now - feed.last_full_poll_at >= FULL_POLL_EVERY
+
+
+def _request(feed: FeedState, full: bool) -> FeedRequest:
+    return FeedRequest(feed.url, None if full else Validators(feed.etag, feed.last_modified))
+
+
+def _polled(feed: FeedState, fetched: FetchResult, full: bool) -> PolledFeed:
     if fetched.outcome != Outcome.OK:
         poll = _poll(feed, fetched, fetched.outcome, detail=fetched.detail)
         return PolledFeed(feed, poll, retry_after_seconds=fetched.retry_after_seconds)
     body_hash = hashlib.sha256(fetched.body).hexdigest()
-    if body_hash == feed.body_hash:  # servers that ignore validators still send the same bytes
+    if body_hash == feed.body_hash and not full:  # servers that ignore validators still send the same bytes
         return PolledFeed(feed, _poll(feed, fetched, Outcome.NOT_MODIFIED, detail="body unchanged"))
     try:
         parsed = parse_feed(fetched.body, fetched.final_url or feed.url, _content_type(fetched))
     except FeedParseError as error:
         return PolledFeed(feed, _poll(feed, fetched, error.outcome, detail=error.detail))
-    poll = _poll(feed, fetched, Outcome.OK, detail=parsed.warning)
-    poll = replace(poll, entries_seen=len(parsed.entries), body_hash=body_hash, title=parsed.title)
-    return PolledFeed(feed, poll, parsed.entries)
+    poll = replace(
+        _poll(feed, fetched, Outcome.OK, detail=parsed.warning), body_hash=body_hash, full_poll=full
+    )
+    return PolledFeed(feed, _with_entry_counts(poll, parsed), parsed.entries)
+
+
+def _with_entry_counts(poll: FeedPoll, parsed: ParsedFeed) -> FeedPoll:
+    """What the feed listed, and what of it led nowhere: kept with the poll so nothing vanishes unseen."""
+    return replace(
+        poll,
+        entries_seen=len(parsed.entries),
+        entries_without_link=parsed.entries_without_link,
+        entries_duplicate=parsed.entries_duplicate,
+        dates_nulled=parsed.dates_nulled,
+        title=parsed.title,
+    )
 
 
 def _poll(feed: FeedState, fetched: FetchResult, outcome: str, detail: str | None) -> FeedPoll:

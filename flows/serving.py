@@ -28,7 +28,7 @@ from flows.ingest import ingest
 
 SCHEDULED = "scheduled"  # polls due feeds every interval
 MANUAL = "manual"  # no schedule: `prefect deployment run 'ingest/manual' --param ...`
-SERVER_STARTUP_SECONDS = 120.0  # PREFECT.md measured 9-19 s for a fresh home; CI machines are slower
+SERVER_STARTUP_SECONDS = 120.0  # a fresh Prefect home took 9-19 s here; CI machines are slower
 
 
 def serve_ingest(interval: timedelta, parameters: dict[str, Any]) -> None:

@@ -41,6 +41,11 @@ class Settings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # processes for extraction and tagging
     max_page_attempts: int = 3  # transient page failures are retried on later runs up to this many times
     respect_robots: bool = True
+    # How long a database operation keeps trying while the database is unreachable or locked, in all.
+    db_retry_seconds: float = 60.0
+    # Seconds one host's requests may take in one run, politeness waits included; the rest is deferred.
+    # A third of the default 30-minute schedule, so one slow outlet cannot make runs queue behind each other.
+    host_budget: float = 600.0
 
     def __post_init__(self) -> None:
         for problem in _problems(self):
@@ -99,6 +104,8 @@ _LOWER_BOUNDS = {
     "batch_size": (1, True),
     "workers": (1, True),
     "max_page_attempts": (1, True),
+    "db_retry_seconds": (0.0, True),
+    "host_budget": (0.0, False),
 }
 
 

@@ -1,45 +1,93 @@
-"""Engines that behave alike on SQLite and PostgreSQL."""
+"""Engines that behave alike on SQLite and PostgreSQL, and the bounded retry of a database operation.
+
+Errors a run may meet, by what the caller should do:
+
+- `DatabaseUnavailable`: the database could not be reached, or stayed locked, for the whole retry budget
+  (PostgreSQL restarting, the network gone, another process holding SQLite's write lock). The run fails;
+  what it loaded stays, and the next run catches up.
+- `DatabaseFull`: the disk (or SQLite's page limit) is full. Retrying cannot help: the run fails at once,
+  its transaction rolled back whole, and the message says what to free.
+- A `DataError` or `IntegrityError` belongs to one row: load/store.py retries its batch row by row.
+- Anything else is a bug and propagates as it is.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-# How long a writer waits for SQLite's lock held by another process before giving up (FAULTS.md row 35):
-# long enough to outlast another run's batch transaction, short enough to fail a stuck run visibly.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long one SQLite statement waits for the write lock held by another process before it fails: long
+# enough to outlast another run's batch transaction, short enough to fail a stuck run visibly.
+SQLITE_BUSY_TIMEOUT = 30.0
+# First and longest pause between two tries of a database operation (doubling in between).
+FIRST_RETRY_PAUSE = 0.5
+LONGEST_RETRY_PAUSE = 10.0
+# SQLSTATE classes of PostgreSQL errors that say "not now" rather than "not this": connection exceptions
+# (08), and the server shutting down or starting up (57P01-57P03).
+_PG_TRANSIENT_PREFIXES = ("08", "57P0")
+_PG_DISK_FULL = "53100"
+_SQLITE_TRANSIENT = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_SQLITE_FULL = "SQLITE_FULL"
 
 
 class DatabaseUrlError(ValueError):
     """The database URL cannot be used (bad syntax, unknown driver)."""
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+class DatabaseUnavailable(RuntimeError):
+    """The database stayed unreachable or locked for the whole retry budget."""
+
+
+class DatabaseFull(RuntimeError):
+    """The database's disk, or SQLite's page limit, is full."""
+
+
+def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout, enforced foreign keys and real transactions."""
     try:
         parsed = make_url(url)
-        engine = create_engine(parsed, pool_pre_ping=True, **_dialect_options(parsed.get_backend_name()))
+        options = _dialect_options(parsed.get_backend_name(), sqlite_busy_timeout)
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
     except Exception as error:  # SQLAlchemy raises several unrelated classes for a bad URL or driver
         raise DatabaseUrlError(f"{safe_url(url)!r}: {error}") from error
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _configure_sqlite)
+        milliseconds = round(sqlite_busy_timeout * 1000)
+        event.listen(engine, "connect", lambda dbapi, _record: _configure_sqlite(dbapi, milliseconds))
+        event.listen(engine, "begin", _begin_immediate)
     return engine
 
 
-def _dialect_options(backend: str) -> dict[str, Any]:
+def _dialect_options(backend: str, busy_timeout: float) -> dict[str, Any]:
     if backend == "sqlite":
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        return {"connect_args": {"timeout": busy_timeout}}
     return {}
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: object) -> None:
+def _configure_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+    # Transactions are begun by `_begin_immediate`, not by the driver: pysqlite would begin one only at
+    # the first INSERT/UPDATE, leaving earlier reads and SAVEPOINTs outside it (a RELEASE would commit).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _begin_immediate(connection: Connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN, where the busy timeout waits for it; a deferred transaction
+    # that read first would fail at once, without waiting, when it tried to write after another writer.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def safe_url(url: str) -> str:
@@ -48,3 +96,69 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not even parsable: show no part that could hold a secret
         return url.split("@")[-1] if "@" in url else url
+
+
+# ---------------------------------------------------------------- retry
+
+
+def retrying(operation: Callable[[], T], budget_seconds: float, what: str) -> T:
+    """`operation()`, tried again with doubling pauses while the database is unreachable or locked, for
+    at most `budget_seconds` in all. The operation must be a whole transaction, so a retry repeats it whole.
+
+    Raises DatabaseFull at once on a full disk, DatabaseUnavailable once the budget is spent.
+    """
+    give_up_at = time.monotonic() + budget_seconds
+    pause = FIRST_RETRY_PAUSE
+    while True:
+        try:
+            return operation()
+        except (OperationalError, InterfaceError) as error:
+            _raise_unless_transient(error, what)
+            if time.monotonic() + pause > give_up_at:
+                raise DatabaseUnavailable(
+                    f"{what}: the database stayed unreachable or locked for {budget_seconds:.0f} s "
+                    f"({_reason(error)}); check that it is up and that no other process holds it, then "
+                    "run again (NEWSETL_DB_RETRY_SECONDS sets how long to keep trying)"
+                ) from error
+            logger.warning(
+                "%s: database unavailable (%s); trying again in %.1f s", what, _reason(error), pause
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_RETRY_PAUSE)
+
+
+def _raise_unless_transient(error: DBAPIError, what: str) -> None:
+    if is_disk_full(error):
+        raise DatabaseFull(
+            f"{what}: the database is full ({_reason(error)}); its last transaction was rolled back. "
+            "Free disk space (or raise the database's size limit) and run again"
+        ) from error
+    if not is_transient(error):
+        raise error
+
+
+def is_disk_full(error: DBAPIError) -> bool:
+    original = error.orig
+    return (
+        getattr(original, "sqlite_errorname", None) == _SQLITE_FULL
+        or getattr(original, "sqlstate", None) == _PG_DISK_FULL
+    )
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """Whether trying the same transaction again later may succeed: a lost or refused connection, a server
+    shutting down or starting, SQLite's lock held by another process."""
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
+    original = error.orig
+    sqlite_name = getattr(original, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        return sqlite_name in _SQLITE_TRANSIENT
+    sqlstate = getattr(original, "sqlstate", None)
+    # No SQLSTATE: the client library failed before the server answered (refused, reset, timed out).
+    return sqlstate is None or sqlstate.startswith(_PG_TRANSIENT_PREFIXES)
+
+
+def _reason(error: DBAPIError) -> str:
+    first_line = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
+    return f"{type(error.orig).__name__}: {first_line}"[:300]

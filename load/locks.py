@@ -12,17 +12,20 @@ commit, so a takeover waits for the transaction instead of interleaving with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session
 
+from load.db import retrying
 from load.models import RunLock
 from load.store import dialect_insert
+
+T = TypeVar("T")
 
 
 class LockLost(RuntimeError):
@@ -82,12 +85,23 @@ class RunWriter:
     engine: Engine
     run_id: int
     lock_name: str | None
+    retry_seconds: float = 0.0  # how long `write` keeps trying while the database is unreachable or locked
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with Session(self.engine) as session, session.begin():
             fence(session, self.lock_name, self.run_id)
             yield session
+
+    def write(self, work: Callable[[Session], T], what: str) -> T:
+        """`work` in one fenced transaction, the whole transaction tried again while the database is
+        unreachable or locked, for at most `retry_seconds` (then DatabaseUnavailable)."""
+
+        def once() -> T:
+            with self.transaction() as session:
+                return work(session)
+
+        return retrying(once, self.retry_seconds, what)
 
 
 def release_lock(session: Session, name: str, run_id: int) -> None:

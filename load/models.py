@@ -9,21 +9,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
-    String,
-    Text,
     UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from load.types import UTCDateTime
+from load.types import StoredJSON, StoredString, StoredText, StoredURL, UTCDateTime
 
 # Named constraints, so migrations can address them by name on every dialect.
 NAMING_CONVENTION = {
@@ -48,8 +45,8 @@ class Source(Base):
 
     __tablename__ = "sources"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    domain: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(StoredString(200), unique=True)
+    domain: Mapped[str | None] = mapped_column(StoredString(255))
 
 
 class Feed(Base):
@@ -57,22 +54,25 @@ class Feed(Base):
 
     __tablename__ = "feeds"
     id: Mapped[int] = mapped_column(primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    url_key: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(StoredURL)
+    url_key: Mapped[str] = mapped_column(StoredString(64), unique=True)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
-    title: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(Text)
-    body_hash: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(StoredText)
+    status: Mapped[str] = mapped_column(StoredString(20), default="active", server_default="active")
+    etag: Mapped[str | None] = mapped_column(StoredText)
+    last_modified: Mapped[str | None] = mapped_column(StoredText)
+    body_hash: Mapped[str | None] = mapped_column(StoredString(64))
     # Where the feed came from: "file" (a feeds file, synced each run), "cli" (`newsetl feeds add`), or
     # "adhoc" (URLs given to one `newsetl run`; never polled by a schedule).
-    origin: Mapped[str] = mapped_column(String(10), default="file", server_default="file")
+    origin: Mapped[str] = mapped_column(StoredString(10), default="file", server_default="file")
     failure_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     poll_interval_seconds: Mapped[int] = mapped_column(Integer, default=1800, server_default="1800")
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Last poll sent without validators and judged on its entries, not its body hash: done at least daily,
+    # so a server that answers 304 (or the same bytes) when it should not cannot hide new entries forever.
+    last_full_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
 
 
@@ -81,13 +81,13 @@ class Run(Base):
 
     __tablename__ = "runs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    flow_run_id: Mapped[str | None] = mapped_column(StoredString(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="running")
-    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    error: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(StoredString(20), default="running")
+    parameters: Mapped[dict[str, Any]] = mapped_column(StoredJSON, default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(StoredJSON, default=dict)
+    error: Mapped[str | None] = mapped_column(StoredText)
 
 
 class RunLock(Base):
@@ -97,10 +97,21 @@ class RunLock(Base):
     """
 
     __tablename__ = "run_locks"
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(StoredString(100), primary_key=True)
     run_id: Mapped[int | None] = mapped_column(Integer)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Host(Base):
+    """What every run must remember about a host: a server's Retry-After, honoured until `not_before` by
+    page fetches and feed polls alike, whichever kind of run comes next."""
+
+    __tablename__ = "hosts"
+    name: Mapped[str] = mapped_column(StoredString(255), primary_key=True)
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(StoredText)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now(), onupdate=_now())
 
 
 class FeedFetch(Base):
@@ -112,11 +123,16 @@ class FeedFetch(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     http_status: Mapped[int | None] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(StoredString(32))
     entries_seen: Mapped[int] = mapped_column(Integer, default=0)
     entries_new: Mapped[int] = mapped_column(Integer, default=0)
+    # Entries the feed listed that led to no page: no usable link, a link repeated within the feed; and
+    # entries whose published date lay in the future and was dropped. Counted, so nothing vanishes unseen.
+    entries_without_link: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    entries_duplicate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dates_nulled: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
-    detail: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(StoredText)
 
 
 class Article(Base):
@@ -125,21 +141,23 @@ class Article(Base):
 
     __tablename__ = "articles"
     id: Mapped[int] = mapped_column(primary_key=True)
-    url_key: Mapped[str] = mapped_column(String(64), unique=True)
-    url: Mapped[str] = mapped_column(Text)
-    final_url: Mapped[str | None] = mapped_column(Text)
-    canonical_url: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str | None] = mapped_column(Text)
-    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    url_key: Mapped[str] = mapped_column(StoredString(64), unique=True)
+    url: Mapped[str] = mapped_column(StoredURL)
+    final_url: Mapped[str | None] = mapped_column(StoredURL)
+    canonical_url: Mapped[str | None] = mapped_column(StoredURL)
+    title: Mapped[str | None] = mapped_column(StoredText)
+    authors: Mapped[list[str]] = mapped_column(StoredJSON, default=list)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    language: Mapped[str | None] = mapped_column(String(16))
-    text: Mapped[str | None] = mapped_column(Text)
-    content_hash: Mapped[str | None] = mapped_column(String(64))
-    outcome: Mapped[str] = mapped_column(String(32), index=True)
+    language: Mapped[str | None] = mapped_column(StoredString(16))
+    # The character encoding the page was decoded with (HTTP charset, then <meta>, then detection).
+    encoding: Mapped[str | None] = mapped_column(StoredString(40))
+    text: Mapped[str | None] = mapped_column(StoredText)
+    content_hash: Mapped[str | None] = mapped_column(StoredString(64))
+    outcome: Mapped[str] = mapped_column(StoredString(32), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    tagger: Mapped[str | None] = mapped_column(String(200))
+    tagger: Mapped[str | None] = mapped_column(StoredString(200))
     tag_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
@@ -152,9 +170,9 @@ class PageFetch(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     http_status: Mapped[int | None] = mapped_column(Integer)
-    outcome: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(StoredString(32))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
-    detail: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(StoredText)
 
 
 class ArticleVersion(Base):
@@ -164,9 +182,9 @@ class ArticleVersion(Base):
     __table_args__ = (UniqueConstraint("article_id", "content_hash"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"))
-    content_hash: Mapped[str] = mapped_column(String(64))
-    title: Mapped[str | None] = mapped_column(Text)
-    text: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(StoredString(64))
+    title: Mapped[str | None] = mapped_column(StoredText)
+    text: Mapped[str | None] = mapped_column(StoredText)
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     superseded_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
 
@@ -177,7 +195,7 @@ class FeedItem(Base):
     __tablename__ = "feed_items"
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id"), primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True, index=True)
-    guid: Mapped[str | None] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(StoredText)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
 
@@ -188,8 +206,8 @@ class Entity(Base):
     __tablename__ = "entities"
     __table_args__ = (UniqueConstraint("name", "label"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(300))
-    label: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(StoredString(300))
+    label: Mapped[str] = mapped_column(StoredString(32))
 
 
 class ArticleEntity(Base):
@@ -200,7 +218,7 @@ class ArticleEntity(Base):
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)
     count: Mapped[int] = mapped_column(Integer)
     first_offset: Mapped[int] = mapped_column(Integer)
-    tagger: Mapped[str] = mapped_column(String(200))
+    tagger: Mapped[str] = mapped_column(StoredString(200))
 
 
 class Topic(Base):
@@ -209,8 +227,8 @@ class Topic(Base):
     __tablename__ = "topics"
     __table_args__ = (UniqueConstraint("name", "taxonomy_version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    taxonomy_version: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(StoredString(100))
+    taxonomy_version: Mapped[str] = mapped_column(StoredString(50))
 
 
 class ArticleTopic(Base):
@@ -220,8 +238,8 @@ class ArticleTopic(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True, index=True)
     score: Mapped[float] = mapped_column(Float)
-    evidence: Mapped[str | None] = mapped_column(Text)
-    tagger: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[str | None] = mapped_column(StoredText)
+    tagger: Mapped[str] = mapped_column(StoredString(200))
 
 
 # Feed health reads a feed's polls in time order.

@@ -29,6 +29,7 @@ class FeedState:
     body_hash: str | None
     poll_interval_seconds: int | None = None
     failure_score: float = 0.0
+    last_full_poll_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,10 @@ class FeedPoll:
     duration_ms: int
     entries_seen: int = 0
     entries_new: int = 0
+    entries_without_link: int = 0
+    entries_duplicate: int = 0
+    dates_nulled: int = 0
+    full_poll: bool = False  # sent without validators and judged on its entries, not on its body hash
     etag: str | None = None
     last_modified: str | None = None
     body_hash: str | None = None
@@ -75,6 +80,7 @@ class PageResult:
     article: ExtractedArticle | None = None
     tagging: Tagging | None = None
     detail: str | None = None
+    encoding: str | None = None  # what the page's bytes were decoded with
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +99,6 @@ class BatchCounts:
     entities_tagged: int = 0
     topics_tagged: int = 0
     articles_stored_elsewhere: int = 0  # ok here, but a concurrent run had stored the article already
+    articles_deferred: int = 0  # not requested: the host asked us to wait, or its run budget was spent
+    articles_refused: int = 0  # the database refused the row; stored as load_error instead
+    outcomes: tuple[tuple[str, int], ...] = ()  # page outcomes as stored, load_error included

@@ -8,12 +8,16 @@ clean run. Nothing here checks for a row and then inserts it: that loses races w
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, select, update
+from sqlalchemy import Table, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from load.models import (
@@ -24,22 +28,29 @@ from load.models import (
     Feed,
     FeedFetch,
     FeedItem,
+    Host,
     PageFetch,
     Run,
     Source,
     Topic,
 )
 from load.records import BatchCounts, FeedPoll, FeedSpec, FeedState, KnownArticle, Listing, PageResult
+from transform.text import storable
+
+logger = logging.getLogger(__name__)
 
 # Keys per IN (...) query: well under SQLite's bound-parameter limit and PostgreSQL's comfort zone.
 KEY_CHUNK = 500
 OK = "ok"
-SKIPPED = "skipped"
+# Outcomes of requests never made (host breaker open, or the host deferred): they use up no attempt.
+NOT_REQUESTED = frozenset({"skipped", "deferred"})
+DEFERRED = "deferred"
+LOAD_ERROR = "load_error"
 
 
 def content_hash(title: str | None, text: str | None) -> str:
-    """What decides whether a re-fetched article changed: its title and text, nothing else."""
-    return hashlib.sha256(f"{title or ''}\n{text or ''}".encode()).hexdigest()
+    """What decides whether a re-fetched article changed: its title and text as stored, nothing else."""
+    return hashlib.sha256(storable(f"{title or ''}\n{text or ''}").encode()).hexdigest()
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -94,13 +105,15 @@ def upsert_feeds(session: Session, specs: Sequence[FeedSpec], origin: str = "adh
 
 
 def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, int]:
-    named = {s.source: s.source_domain for s in specs if s.source}
-    if not named:
+    stored = {s.source: as_stored(Source.name, s.source) for s in specs if s.source}
+    if not stored:
         return {}
+    named = {stored[s.source]: s.source_domain for s in specs if s.source}
     rows = [{"name": name, "domain": domain} for name, domain in sorted(named.items())]
     session.execute(dialect_insert(session, Source).on_conflict_do_nothing(index_elements=["name"]), rows)
-    found = session.execute(select(Source.name, Source.id).where(Source.name.in_(list(named))))
-    return {name: source_id for name, source_id in found}
+    query = select(Source.name, Source.id).where(Source.name.in_(list(named)))
+    found = {name: source_id for name, source_id in session.execute(query)}
+    return {given: found[name] for given, name in stored.items()}
 
 
 def _feeds_by_key(session: Session, keys: Sequence[str]) -> list[Feed]:
@@ -119,6 +132,7 @@ def feed_state(feed: Feed) -> FeedState:
         feed.body_hash,
         feed.poll_interval_seconds,
         feed.failure_score,
+        feed.last_full_poll_at,
     )
 
 
@@ -133,17 +147,22 @@ def record_feed_poll(session: Session, run_id: int, poll: FeedPoll) -> None:
             outcome=poll.outcome,
             entries_seen=poll.entries_seen,
             entries_new=poll.entries_new,
+            entries_without_link=poll.entries_without_link,
+            entries_duplicate=poll.entries_duplicate,
+            dates_nulled=poll.dates_nulled,
             duration_ms=poll.duration_ms,
             detail=poll.detail,
         )
     )
-    values: dict[str, Any] = {"last_polled_at": now}
+    values: dict[str, Any] = {} if poll.outcome in NOT_REQUESTED else {"last_polled_at": now}
     if poll.outcome in (OK, "not_modified"):
         values["last_success_at"] = now
     if poll.outcome == OK:
         values.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
         if poll.title:
             values["title"] = poll.title
+        if poll.full_poll:
+            values["last_full_poll_at"] = now
     if poll.next_poll_at is not None:
         values.update(
             next_poll_at=poll.next_poll_at,
@@ -151,6 +170,25 @@ def record_feed_poll(session: Session, run_id: int, poll: FeedPoll) -> None:
             failure_score=poll.failure_score,
         )
     session.execute(update(Feed).where(Feed.id == poll.feed_id).values(**values))
+
+
+# --- hosts ------------------------------------------------------------------------------------------
+
+
+def host_waits(session: Session, now: datetime) -> dict[str, float]:
+    """Seconds each host still asks us to wait (a Retry-After from an earlier run), by host name."""
+    query = select(Host.name, Host.not_before).where(Host.not_before > now)
+    return {name: (not_before - now).total_seconds() for name, not_before in session.execute(query)}
+
+
+def remember_waits(session: Session, waits: Sequence[tuple[str, datetime, str]]) -> None:
+    """Store (host, not before, reason) so that every later run honours a server's Retry-After."""
+    rows = [{"name": name, "not_before": until, "reason": reason} for name, until, reason in sorted(waits)]
+    if not rows:
+        return
+    stmt = dialect_insert(session, Host)
+    set_ = {"not_before": stmt.excluded.not_before, "reason": stmt.excluded.reason, "updated_at": func.now()}
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=set_), rows)
 
 
 # --- articles ---------------------------------------------------------------------------------------
@@ -195,10 +233,60 @@ def _upsert_feed_items(session: Session, rows: list[dict[str, Any]]) -> None:
 def load_pages(
     session: Session, run_id: int, pages: Sequence[PageResult], taxonomy_version: str
 ) -> BatchCounts:
-    """Load one batch of page results: articles, page outcomes, feed links, entities and topics."""
+    """Load one batch of page results: articles, page outcomes, feed links, entities and topics.
+
+    The batch goes in as one SAVEPOINT. Should the database refuse it (a DataError or IntegrityError, which
+    belongs to one row), it is loaded again row by row, each in a SAVEPOINT of its own, and a refused row
+    is stored as a `load_error` outcome instead: one bad article costs one row, never its batch or its run.
+    """
     # One statement may touch a row only once; and every writer takes row locks in key order, so two runs
     # loading overlapping batches on PostgreSQL wait for each other instead of deadlocking.
     pages = sorted({p.url_key: p for p in pages}.values(), key=lambda p: p.url_key)
+    try:
+        with session.begin_nested():
+            return _load_pages(session, run_id, pages, taxonomy_version)
+    except (DataError, IntegrityError) as error:
+        logger.warning(
+            "batch of %d pages refused (%s); loading it row by row", len(pages), _error_name(error)
+        )
+    counts = [_load_one(session, run_id, page, taxonomy_version) for page in pages]
+    return _sum_counts(counts)
+
+
+def _load_one(session: Session, run_id: int, page: PageResult, taxonomy_version: str) -> BatchCounts:
+    try:
+        with session.begin_nested():
+            return _load_pages(session, run_id, [page], taxonomy_version)
+    except (DataError, IntegrityError) as error:
+        detail = f"the database refused this row: {_error_name(error)}"
+        logger.error("page not loaded url=%s outcome=%s detail=%s", page.url, LOAD_ERROR, detail)
+    bare = replace(page, outcome=LOAD_ERROR, article=None, tagging=None, detail=detail)
+    try:
+        with session.begin_nested():
+            counts = _load_pages(session, run_id, [bare], taxonomy_version)
+    except (DataError, IntegrityError):  # one of its feed links was what the database refused
+        with session.begin_nested():  # a refusal of the bare row is a bug of ours: it fails the run, loudly
+            counts = _load_pages(session, run_id, [replace(bare, listings=())], taxonomy_version)
+    return replace(counts, articles_refused=1)
+
+
+def _error_name(error: DBAPIError) -> str:
+    """The error class, and the driver's own: what a load_error keeps as its detail (never the value)."""
+    return f"{type(error).__name__} ({type(error.orig).__module__}.{type(error.orig).__name__})"
+
+
+def _sum_counts(counts: Sequence[BatchCounts]) -> BatchCounts:
+    names = [f.name for f in fields(BatchCounts) if f.type == "int"]
+    numbers = {name: sum(getattr(count, name) for count in counts) for name in names}
+    outcomes: Counter[str] = Counter()
+    for count in counts:
+        outcomes.update(dict(count.outcomes))
+    return BatchCounts(**numbers, outcomes=tuple(sorted(outcomes.items())))
+
+
+def _load_pages(
+    session: Session, run_id: int, pages: Sequence[PageResult], taxonomy_version: str
+) -> BatchCounts:
     written = _upsert_articles(session, pages)
     ids = {key: known.id for key, known in known_articles(session, [p.url_key for p in pages]).items()}
     _insert_page_fetches(session, run_id, pages, ids)
@@ -206,9 +294,15 @@ def load_pages(
     tagged = [p for p in pages if p.outcome == OK and p.url_key in written]
     entities = _insert_entities(session, [(written[p.url_key], p) for p in tagged])
     topics = _insert_topics(session, [(written[p.url_key], p) for p in tagged], taxonomy_version)
-    failed = sum(1 for p in pages if p.outcome != OK)
-    elsewhere = sum(1 for p in pages if p.outcome == OK and p.url_key not in written)
-    return BatchCounts(len(tagged), failed, entities, topics, elsewhere)
+    return BatchCounts(
+        articles_new=len(tagged),
+        articles_failed=sum(1 for p in pages if p.outcome not in (OK, DEFERRED)),
+        entities_tagged=entities,
+        topics_tagged=topics,
+        articles_stored_elsewhere=sum(1 for p in pages if p.outcome == OK and p.url_key not in written),
+        articles_deferred=sum(1 for p in pages if p.outcome == DEFERRED),
+        outcomes=tuple(sorted(Counter(p.outcome for p in pages).items())),
+    )
 
 
 def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str, int]:
@@ -225,7 +319,8 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
     ]
     set_ = {name: getattr(excluded, name) for name in updatable}
     # A page skipped by the circuit breaker was never requested: it does not use up an attempt.
-    set_["attempts"] = Article.attempts + case((excluded.outcome == SKIPPED, 0), else_=1)
+    not_requested = or_(*(excluded.outcome == outcome for outcome in sorted(NOT_REQUESTED)))
+    set_["attempts"] = Article.attempts + case((not_requested, 0), else_=1)
     stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_, where=Article.outcome != OK)
     result = session.execute(stmt.returning(Article.url_key, Article.id), [_article_row(p) for p in pages])
     return {key: article_id for key, article_id in result}
@@ -243,10 +338,11 @@ def _article_row(page: PageResult) -> dict[str, Any]:
         "published_at": article.published_at if article else None,
         "fetched_at": page.fetched_at,
         "language": article.language if article else None,
+        "encoding": page.encoding,
         "text": article.text if article else None,
         "content_hash": content_hash(article.title, article.text) if article else None,
         "outcome": page.outcome,
-        "attempts": 1,
+        "attempts": 0 if page.outcome in NOT_REQUESTED else 1,
         "tagger": tagging.tagger if tagging else None,
         "tag_truncated": tagging.truncated if tagging else False,
     }
@@ -315,19 +411,27 @@ def _upsert_named(
 ) -> dict[tuple[str, str], int]:
     """Rows keyed by a two-column natural key (entities: name+label, topics: name+version) -> their ids."""
     first, second = key
-    ordered = sorted(pairs)  # a stable order keeps concurrent writers from deadlocking on PostgreSQL
+    # Keyed as the columns will hold them (cleaned, cut to length), so the rows read back are found again.
+    stored = {
+        pair: (as_stored(table.c[first], pair[0]), as_stored(table.c[second], pair[1])) for pair in pairs
+    }
+    ordered = sorted(set(stored.values()))  # a stable order keeps concurrent writers from deadlocking
     session.execute(
         dialect_insert(session, table).on_conflict_do_nothing(index_elements=[first, second]),
         [{first: a, second: b} for a, b in ordered],
     )
-    ids: dict[tuple[str, str], int] = {}
+    wanted, ids = set(ordered), {}
     for chunk in _chunks(ordered):
         firsts = {a for a, _ in chunk}
         query = select(table.c[first], table.c[second], table.c.id).where(table.c[first].in_(firsts))
-        for a, b, row_id in session.execute(query):
-            if (a, b) in pairs:
-                ids[(a, b)] = row_id
-    return ids
+        ids.update({(a, b): row_id for a, b, row_id in session.execute(query) if (a, b) in wanted})
+    return {pair: ids[key] for pair, key in stored.items()}
+
+
+def as_stored(column: Any, value: str) -> str:
+    """`value` as `column` will hold it (load.types), for code comparing stored values with its own."""
+    coerce = getattr(column.type, "coerce", None)
+    return coerce(value) if coerce is not None else value
 
 
 def _feed_item_order(row: dict[str, Any]) -> tuple[int, int]:

@@ -1,18 +1,18 @@
 """Article pages: bytes -> text (`decode_html`), text -> `ExtractedArticle` (`extract_article`).
 
 Both functions are pure. trafilatura only ever receives a string or a tree we parsed ourselves, never a
-URL or a path, so it cannot fetch or read anything on its own (STYLE rule 1).
+URL or a path, so it cannot fetch or read anything on its own: network code lives in extract/ only.
 
 Errors:
 
     EmptyExtraction          -- the page yields no article; `.reason` is a short fixed label:
         not_html             -- binary content (PDF, image, archive) or markup that is not HTML at all
-        too_large            -- more than MAX_HTML_CHARS of text: refused before parsing (FAULTS 24)
-        huge_text_node       -- one text node over libxml2's limit, dropped silently by the parser (FAULTS 25)
-        too_deep             -- nesting at libxml2's depth limit, where the tree was cut silently (FAULTS 25)
+        too_large            -- more than MAX_HTML_CHARS of text: refused before parsing
+        huge_text_node       -- one text node over libxml2's limit, dropped silently by the parser
+        too_deep             -- nesting at libxml2's depth limit, where the tree was cut silently
         no_text              -- trafilatura found no main text
         too_short            -- fewer than MIN_TEXT_CHARS of text: a stub, not an article
-        bot_wall             -- a short text that reads like a consent, paywall or bot-check page (FAULTS 10)
+        bot_wall             -- a short text that reads like a consent, paywall or bot-check page
 
 The caller records every one of them as the `extract_empty` outcome (`not_html` as `not_html`) and keeps
 the reason; none of them is worth retrying on the same bytes.
@@ -35,7 +35,7 @@ from transform.records import ExtractedArticle
 
 # Pages over this many characters are refused before parsing. extract/ caps bodies at ~10 MB, so a
 # page that passes the fetch cap always passes this one; this is the second line of defence for callers
-# that hand us text from elsewhere. A 50 MB page took 19 s and 1.25 GB to parse (FAULTS 24).
+# that hand us text from elsewhere. A 50 MB page took 19 s and 1.25 GB to parse.
 MAX_HTML_CHARS = 10 * 1024 * 1024
 
 # libxml2 (without XML_PARSE_HUGE) drops any text node over 10,000,000 bytes and stops descending at 255
@@ -64,7 +64,7 @@ _BOT_WALL_RE = re.compile(
 META_PRESCAN_BYTES = 4096
 _META_CHARSET_RE = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 
-# Binary formats sometimes served as text/html (FAULTS 28), by leading magic bytes.
+# Binary formats sometimes served as text/html, by leading magic bytes.
 _BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
 BINARY_SNIFF_BYTES = 1024  # a NUL byte in this head (without a UTF-16/32 BOM) means binary bytes
 BINARY_MAX_NULS = 8  # ...but in already-decoded text a few stray NULs are cleaned, not refused
@@ -85,7 +85,7 @@ _BOMS = (  # UTF-32 first: its little-endian BOM starts with the UTF-16 one
 _AS_CP1252 = frozenset({"latin-1", "iso8859-1", "ascii"})
 
 # C0 controls other than tab/newline/carriage return, and lone surrogates: neither survives a round trip
-# through PostgreSQL (FAULTS 36).
+# through PostgreSQL.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
 _LANG_RE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]|$)")
 
@@ -109,8 +109,8 @@ def decode_html(body: bytes, charset: str | None) -> tuple[str, str]:
 
     Order: byte-order mark, then the HTTP charset, then <meta charset>, then detection. A declared charset
     is used only if the bytes decode under it without error, so cp1252 bytes labelled UTF-8 fall through to
-    the next source instead of becoming mojibake (FAULTS 27). Never raises: a binary body (PDF, image)
-    comes back as cp1252 text with its NULs kept, which extract_article refuses as not_html (FAULTS 28).
+    the next source instead of becoming mojibake. Never raises: a binary body (PDF, image)
+    comes back as cp1252 text with its NULs kept, which extract_article refuses as not_html.
     """
     bom = _bom_encoding(body)
     if bom is not None:

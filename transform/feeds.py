@@ -1,7 +1,7 @@
 """Feed bytes -> `ParsedFeed`: RSS 0.9x/1.0/2.0 and Atom through feedparser, JSON Feed 1.0/1.1 by hand.
 
 Pure: bytes in, records out. feedparser only ever receives a `BytesIO` of bytes we were handed (given a
-str or bytes it may fetch a URL or open a local file, FAULTS.md row 17), and its dicts never leave
+str or bytes it may fetch a URL or open a local file), and its dicts never leave
 this module.
 
 Errors (both permanent: record the outcome, move on, retrying the same bytes gives the same answer):
@@ -11,20 +11,27 @@ Errors (both permanent: record the outcome, move on, retrying the same bytes giv
                                            without a single feed element in it.
     FeedParseError(outcome="parse_error")  a feed we refuse or cannot read: body over MAX_FEED_BYTES,
                                            corrupt gzip, a DOCTYPE declaring entities (entity expansion
-                                           bombs, XXE: FAULTS.md rows 19-20), XML or JSON that looked like
+                                           bombs, XXE), XML or JSON that looked like
                                            a feed but yielded nothing.
 
 A feed that is malformed but still yields entries is returned, with `warning` saying what was wrong.
 
-Entry rules (FAULTS.md row 22):
+Entry rules:
 - link: the first http(s) link among the entry's alternate links, resolved against the feed URL;
   entries without one are counted in `entries_without_link` and dropped (nothing to fetch).
-- duplicate links within one feed (compared by `url_key`) are kept once, the first wins. GUIDs are not
-  used to merge: a duplicate GUID with a different link is still a different page to fetch.
+- duplicate links within one feed (compared by `url_key`) are kept once, the first wins; the others are
+  counted in `entries_duplicate`. GUIDs are not used to merge: a duplicate GUID with a different link is
+  still a different page to fetch.
 - published_at: published, else updated, in UTC. A date more than FUTURE_TOLERANCE ahead of `now` is
-  dropped (None): a publisher's clock or time-zone error must not put an article in the future, where it
-  would sort first in every "latest coverage" query for days.
+  dropped (None) and counted in `dates_nulled`: a publisher's clock or time-zone error must not put an
+  article in the future, where it would sort first in every "latest coverage" query for days.
 - title and summary: plain text (tags stripped, entities decoded, whitespace collapsed), `clean_text`ed.
+
+The counters exist so a feed that silently loses most of its entries or dates can be told apart from a
+quiet feed.
+
+A UTF-8 BOM, with or without whitespace around it, is no obstacle: it stays in front of XML (the XML
+parser reads it as the encoding signature) and is dropped before JSON (JSON text must not carry one).
 """
 
 from __future__ import annotations
@@ -163,13 +170,28 @@ def _gunzip(body: bytes) -> bytes:
 
 
 def _strip_leading_space(data: bytes) -> bytes:
-    """Drop whitespace before the first `<` or `{` (a UTF-8 BOM is kept in front): expat refuses an XML
-    declaration that is not at the very start, which would send a good feed to the sloppier parser."""
-    bom = _UTF8_BOM if data.startswith(_UTF8_BOM) else b""
-    rest = data[len(bom) :].lstrip()
-    if rest.startswith((b"<", b"{")):  # otherwise leave it: UTF-16 without BOM, binary, plain text
-        return bom + rest
-    return data
+    """Drop whitespace before the first `<` or `{`: expat refuses an XML declaration that is not at the
+    very start, which would send a good feed to the sloppier parser.
+
+    A UTF-8 BOM among that whitespace is kept in front of XML, where it names the encoding, and dropped
+    before JSON, which must start with `{` to be recognised at all.
+    """
+    has_bom, rest = _split_utf8_bom(data)
+    if rest.startswith(b"{"):
+        return rest
+    if rest.startswith(b"<"):
+        return (_UTF8_BOM if has_bom else b"") + rest
+    return data  # leave it: UTF-16 without BOM, binary, plain text
+
+
+def _split_utf8_bom(data: bytes) -> tuple[bool, bytes]:
+    """Whether a UTF-8 BOM leads `data` (whitespace before it allowed), and what follows, whitespace
+    stripped. Servers that prepend a newline to every response put one before the BOM too."""
+    rest = data.lstrip()
+    has_bom = rest.startswith(_UTF8_BOM)
+    if has_bom:
+        rest = rest[len(_UTF8_BOM) :].lstrip()
+    return has_bom, rest
 
 
 def _declares_entities(data: bytes) -> bool:
@@ -338,32 +360,45 @@ def _json_datetime(value: object) -> datetime | None:
 # --- records ----------------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What building the entries dropped, entry by entry; becomes the counters of `ParsedFeed`."""
+
+    without_link: int = 0
+    duplicate: int = 0
+    dates_nulled: int = 0
+
+
 def _build(raw: _RawFeed, url: str, now: datetime) -> ParsedFeed:
-    entries, without_link = _entries(raw.entries, url, now)
+    tally = _Tally()
+    entries = _entries(raw.entries, url, now, tally)
     return ParsedFeed(
         title=_plain(raw.title, is_html=False),
         site_url=resolve_link(raw.site_link or "", url),
         entries=entries,
-        entries_without_link=without_link,
+        entries_without_link=tally.without_link,
+        entries_duplicate=tally.duplicate,
+        dates_nulled=tally.dates_nulled,
         warning=raw.warning,
     )
 
 
-def _entries(raws: Iterable[_RawEntry], base: str, now: datetime) -> tuple[tuple[FeedEntry, ...], int]:
-    """Resolved, deduplicated entries (first link wins) and the number dropped for want of a link."""
+def _entries(raws: Iterable[_RawEntry], base: str, now: datetime, tally: _Tally) -> tuple[FeedEntry, ...]:
+    """Resolved, deduplicated entries (first link wins); what is dropped is counted in `tally`."""
     entries: list[FeedEntry] = []
     seen: set[str] = set()
-    without_link = 0
     for raw in raws:
         link = _first_web_link(raw.links, base)
         if link is None:
-            without_link += 1
+            tally.without_link += 1
             continue
         key = url_key(link)
-        if key not in seen:
-            seen.add(key)
-            entries.append(_entry(raw, link, now))
-    return tuple(entries), without_link
+        if key in seen:
+            tally.duplicate += 1
+            continue
+        seen.add(key)
+        entries.append(_entry(raw, link, now, tally))
+    return tuple(entries)
 
 
 def _first_web_link(links: Iterable[str], base: str) -> str | None:
@@ -374,18 +409,20 @@ def _first_web_link(links: Iterable[str], base: str) -> str | None:
     return None
 
 
-def _entry(raw: _RawEntry, link: str, now: datetime) -> FeedEntry:
+def _entry(raw: _RawEntry, link: str, now: datetime, tally: _Tally) -> FeedEntry:
     return FeedEntry(
         link=link,
         guid=clean_text(raw.guid),
         title=_plain(raw.title, is_html=raw.title_is_html),
         summary=_plain(raw.summary, is_html=raw.summary_is_html),
-        published_at=_not_in_future(to_utc(raw.published), now),
+        published_at=_not_in_future(to_utc(raw.published), now, tally),
     )
 
 
-def _not_in_future(published: datetime | None, now: datetime) -> datetime | None:
+def _not_in_future(published: datetime | None, now: datetime, tally: _Tally) -> datetime | None:
+    """`published`, or None (counted in `tally`) when it lies more than FUTURE_TOLERANCE past `now`."""
     if published is not None and published > now + FUTURE_TOLERANCE:
+        tally.dates_nulled += 1
         return None
     return published
 

@@ -25,6 +25,8 @@ class ParsedFeed:
     site_url: str | None
     entries: tuple[FeedEntry, ...]
     entries_without_link: int = 0  # skipped: nothing to fetch
+    entries_duplicate: int = 0  # skipped: same url_key as an earlier entry of this feed
+    dates_nulled: int = 0  # kept, but published_at set to None: too far in the future to be true
     warning: str | None = None
 
 

@@ -4,7 +4,7 @@
     tagger = Tagger(nlp, load_taxonomy())          # once per process
     taggings = tagger.tag([(title, text), ...])    # batched through nlp.pipe
 
-The pipeline and the taxonomy are passed in (STYLE rule 2): tests use `spacy.blank("en")` with an entity
+The pipeline and the taxonomy are passed in: tests use `spacy.blank("en")` with an entity
 ruler and a sentencizer. spaCy Docs never leave this module; callers get `Tagging` records.
 
 What is tagged is one string, `title + "\\n\\n" + text` (the title alone when there is no text), cut to
@@ -12,7 +12,7 @@ What is tagged is one string, `title + "\\n\\n" + text` (the title alone when th
 an offset below len(title) + 2.
 
 Errors: ValueError for a pipeline that is not installed or a taxonomy file that does not validate. Tagging
-itself does not raise on any text (FAULTS 31: long texts are cut, never passed on to raise E088).
+itself does not raise on any text (long texts are cut, never passed on to raise E088).
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ class Tagger:
     ) -> None:
         self.nlp = nlp
         self.taxonomy = taxonomy
-        # Never hand spaCy more than its own max_length: that raises E088 (FAULTS 31).
+        # Never hand spaCy more than its own max_length: that raises E088.
         self.max_chars = min(max_chars, nlp.max_length)
         self.entity_labels = entity_labels
         self.name = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}+taxonomy-{taxonomy.version}"

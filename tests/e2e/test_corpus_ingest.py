@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from flows.ingest import ingest
 from load.db import make_engine
 from load.models import Article, ArticleEntity
 from tests.conftest import corpus_dir
 from tests.corpus_site import ground_truth, serve_articles
 from tests.databases import data_counts
+from tests.e2e.conftest import run_flow
 
 
 def test_every_corpus_page_loads_once_and_a_rerun_adds_nothing(server, database_url, monkeypatch) -> None:
@@ -18,7 +18,7 @@ def test_every_corpus_page_loads_once_and_a_rerun_adds_nothing(server, database_
     feed_urls = serve_articles(server, articles_dir, feeds=2)
     pages = len(ground_truth(articles_dir))
 
-    first = ingest(feed_urls=feed_urls, database_url=database_url)
+    first = run_flow(database_url, feed_urls=feed_urls)
 
     assert first["feeds_polled"] == 2 and first["feeds_failed"] == 0
     assert first["articles_new"] == pages, first["page_outcomes"]
@@ -28,7 +28,7 @@ def test_every_corpus_page_loads_once_and_a_rerun_adds_nothing(server, database_
         assert db.execute(select(func.count()).select_from(ArticleEntity)).scalar_one() > pages
     before, requests = data_counts(engine), len(server.requests)
 
-    second = ingest(feed_urls=feed_urls, database_url=database_url)
+    second = run_flow(database_url, feed_urls=feed_urls)
 
     assert second["articles_new"] == 0 and second["feed_outcomes"] == {"not_modified": 2}
     assert len(server.requests) - requests == 2  # the two feeds, no page

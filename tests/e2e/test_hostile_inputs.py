@@ -6,11 +6,11 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from flows.ingest import ingest
 from load.db import make_engine
 from load.models import Article, FeedFetch
 from tests.conftest import corpus_dir
 from tests.databases import data_counts
+from tests.e2e.conftest import run_flow
 from tests.localserver import LocalServer, Response
 
 CONTENT_TYPES = {".json": "application/json", ".html": "text/html"}
@@ -37,7 +37,7 @@ def test_the_real_world_feed_corpus_is_polled_without_a_crash(server, database_u
     urls = _serve_feed_corpus(server)
 
     # --limit 0: poll and parse every feed, fetch no page (their links point at hosts on the internet).
-    summary = ingest(feed_urls=urls, database_url=database_url, limit=0)
+    summary = run_flow(database_url, feed_urls=urls, limit=0)
 
     assert summary["feeds_polled"] == len(urls) == 140
     assert summary["feed_outcomes"] == {"ok": 130, "not_a_feed": 9, "parse_error": 1}
@@ -49,7 +49,7 @@ def test_the_real_world_feed_corpus_is_polled_without_a_crash(server, database_u
     assert polls == Counter(summary["feed_outcomes"])
     before = data_counts(engine)
 
-    again = ingest(feed_urls=urls, database_url=database_url, limit=0)
+    again = run_flow(database_url, feed_urls=urls, limit=0)
 
     # Feeds with entries left for later were polled in full again; the rest (empty feeds) were unchanged.
     assert again["feeds_failed"] == 10 and again["feeds_polled"] - again["feeds_not_modified"] - 10 == 120
@@ -81,7 +81,7 @@ def test_a_page_that_overruns_its_cpu_deadline_is_killed_and_recorded(
         headers={"Content-Type": "application/rss+xml"},
     )
 
-    summary = ingest(feed_urls=[server.url("/feed.rss")], database_url=database_url)
+    summary = run_flow(database_url, feed_urls=[server.url("/feed.rss")])
 
     assert summary["page_outcomes"] == {"extract_timeout": 1, "ok": 1}
     with make_engine(database_url).connect() as db:

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flows.ingest import ingest
 from load.db import make_engine
 from load.locks import LockLost, acquire_lock
 from load.models import (
@@ -26,7 +25,7 @@ from load.models import (
     Topic,
 )
 from tests.databases import data_counts
-from tests.e2e.conftest import write_feeds_file
+from tests.e2e.conftest import run_flow, write_feeds_file
 from tests.localserver import LocalServer
 
 PAGES = [
@@ -43,7 +42,7 @@ def _run(site: LocalServer, database_url: str, tmp_path: Path, **kwargs: object)
     feeds = write_feeds_file(
         tmp_path, [site.url("/world.rss"), site.url("/business.atom"), site.url("/consent.xml")]
     )
-    return ingest(feeds_file=str(feeds), database_url=database_url, **kwargs)
+    return run_flow(database_url, feeds_file=str(feeds), **kwargs)
 
 
 def test_first_run_loads_each_article_once_and_records_every_outcome(site, database_url, tmp_path) -> None:

@@ -13,11 +13,10 @@ from http.server import BaseHTTPRequestHandler
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from flows.ingest import ingest
 from load.db import make_engine
 from load.models import Article, FeedFetch, Run, RunLock
 from tests.databases import data_counts, fresh_database
-from tests.e2e.conftest import write_feeds_file
+from tests.e2e.conftest import run_flow, write_feeds_file
 from tests.localserver import LocalServer, Response
 
 PAGE_DELAY = 0.7  # seconds a page takes to arrive: time enough to kill the run between batches
@@ -86,14 +85,14 @@ def test_a_killed_run_rerun_converges_to_a_clean_run(
     halfway = _articles(database_url)
     assert 2 <= halfway < 6, "the run was not killed halfway"
 
-    blocked = ingest(feeds_file=str(feeds), database_url=database_url)
+    blocked = run_flow(database_url, feeds_file=str(feeds))
     assert "holds ingest:0/1" in blocked["skipped_reason"]  # the killed run's lease has not lapsed yet
     _let_the_lease_lapse(database_url)
-    ingest(feeds_file=str(feeds), database_url=database_url)
+    run_flow(database_url, feeds_file=str(feeds))
 
     (tmp_path / "clean").mkdir()
     with fresh_database("sqlite", tmp_path / "clean") as clean_url:
-        ingest(feeds_file=str(feeds), database_url=clean_url)
+        run_flow(clean_url, feeds_file=str(feeds))
         assert data_counts(make_engine(database_url)) == data_counts(make_engine(clean_url))
         assert _outcomes(database_url) == _outcomes(clean_url)
 
@@ -107,6 +106,7 @@ def test_a_run_stopped_by_sigterm_is_recorded_cancelled_with_its_feed_outcomes(
 
     assert stopped.returncode != 0, errors
     with make_engine(database_url).connect() as db:
-        assert db.execute(select(Run.status)).scalar_one() == "cancelled"
+        status, error = db.execute(select(Run.status, Run.error)).one()
+        assert status == "cancelled", f"{error}\n{errors}"
         assert db.execute(select(func.count()).select_from(FeedFetch)).scalar_one() == 2  # both feeds polled
         assert db.execute(select(func.count()).select_from(RunLock)).scalar_one() == 0

@@ -12,10 +12,9 @@ from sqlalchemy import text
 
 from extract.records import Outcome
 from flows.cli import build_parser
-from flows.ingest import ingest
 from flows.settings import ENV_PREFIX, Settings
 from load.db import make_engine
-from tests.e2e.conftest import write_feeds_file
+from tests.e2e.conftest import run_flow, write_feeds_file
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -27,7 +26,7 @@ def _sql_statements() -> list[str]:
 
 def test_every_sql_example_runs_and_the_ceasefire_one_finds_coverage(site, database_url, tmp_path) -> None:
     feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
-    ingest(feeds_file=str(feeds), database_url=database_url)
+    run_flow(database_url, feeds_file=str(feeds))
     statements = _sql_statements()
     assert len(statements) >= 5
     with make_engine(database_url).connect() as db:

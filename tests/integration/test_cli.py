@@ -59,7 +59,7 @@ def test_db_upgrade_creates_the_schema_at_head(tmp_path, capsys) -> None:
     assert main(["db", "upgrade", "--db", url]) == 0
     assert main(["db", "current", "--db", url]) == 0
     out = capsys.readouterr().out
-    assert "database revision 0002; this newsetl expects 0002" in out
+    assert "database revision 0003; this newsetl expects 0003" in out
 
 
 def _newsetl(args: list[str], lines: list[object]) -> list[dict[str, object]]:

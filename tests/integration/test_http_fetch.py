@@ -1,6 +1,6 @@
 """fetch / fetch_feed against a real local server: statuses, caps, encodings, deadlines, redirects.
 
-FAULTS.md rows 1-8 and 11; each hostile server is a handler on tests.localserver.LocalServer.
+Each hostile server is a handler on tests.localserver.LocalServer.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from extract.client import FEED_ACCEPT, fetch, fetch_feed, make_client
+from extract.client import FEED_ACCEPT, check_url, fetch, fetch_feed, make_client
 from extract.policy import HttpPolicy
 from extract.records import Outcome, Validators
 from tests.localserver import LocalServer, Response, serving
@@ -112,7 +112,7 @@ def test_request_headers_identify_us_and_limit_encodings(server, client):
     assert "If-None-Match" not in headers and "If-Modified-Since" not in headers
 
 
-# ---------------------------------------------------------------- conditional GET (FAULTS 11)
+# ---------------------------------------------------------------- conditional GET
 
 
 def conditional(etag_on_304: bool) -> Callable:
@@ -159,7 +159,75 @@ def test_failed_feed_poll_keeps_validators(server, client):
     assert fetch_feed(client, server.url("/feed"), sent, POLICY).validators == sent
 
 
-# ---------------------------------------------------------------- deadlines (FAULTS 1, 2)
+def etag_echo(etag_bytes: bytes) -> Callable:
+    """A feed whose ETag is `etag_bytes` verbatim; answers 304 when If-None-Match brings them back."""
+    etag = etag_bytes.decode("latin-1")  # http.server reads and writes header values as latin-1
+
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        if h.headers.get("If-None-Match") == etag:
+            h.send_response(304)
+            h.end_headers()
+            return
+        h.send_response(200)
+        h.send_header("ETag", etag)
+        h.send_header("Content-Length", str(len(FEED)))
+        h.end_headers()
+        h.wfile.write(FEED)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "etag_bytes",
+    [b'"caf\xe9"', b'"caf\xc3\xa9"', b'W/"\xff\x80"'],
+    ids=["latin-1-byte", "utf-8-bytes", "high-bytes"],
+)
+def test_non_ascii_etag_is_sent_back_byte_for_byte(server, client, etag_bytes):
+    server.routes["/feed"] = etag_echo(etag_bytes)
+    first = fetch_feed(client, server.url("/feed"), None, POLICY)
+    assert first.outcome is Outcome.OK
+    assert first.validators.etag == etag_bytes.decode("latin-1")
+    second = fetch_feed(client, server.url("/feed"), first.validators, POLICY)
+    assert (second.outcome, second.status) == (Outcome.NOT_MODIFIED, 304)
+    assert second.validators == first.validators
+    assert server.requests[1].headers["If-None-Match"].encode("latin-1") == etag_bytes
+
+
+@pytest.mark.parametrize(
+    "validators",
+    [
+        Validators('"v\ud800"', None),  # lone surrogate: no latin-1 (or UTF-8) form at all
+        Validators('"v\x00"', None),
+        Validators('"v1"\r\nX-Injected: yes', None),  # header injection
+        Validators(None, "Sat, 10 Jan 2026\x00 12:00:00 GMT"),
+        Validators("\u20ac", "\x7f"),  # beyond latin-1; DEL
+        Validators("  ", "\t"),  # nothing left to send once the padding is gone
+    ],
+)
+def test_validators_that_cannot_be_sent_are_skipped(server, client, validators):
+    server.routes["/feed"] = Response(FEED)
+    result = fetch_feed(client, server.url("/feed"), validators, POLICY)
+    assert (result.outcome, result.body) == (Outcome.OK, FEED)
+    sent = server.requests[0].headers
+    assert "If-None-Match" not in sent and "If-Modified-Since" not in sent
+    assert "X-Injected" not in sent
+
+
+def test_a_bad_validator_does_not_take_the_good_one_with_it(server, client):
+    server.routes["/feed"] = conditional(True)
+    validators = Validators('"v1"', "Sat, 10 Jan 2026\x00 12:00:00 GMT")
+    assert fetch_feed(client, server.url("/feed"), validators, POLICY).outcome is Outcome.NOT_MODIFIED
+    sent = server.requests[0].headers
+    assert sent["If-None-Match"] == '"v1"' and "If-Modified-Since" not in sent
+
+
+def test_tab_inside_a_validator_is_kept(server, client):
+    server.routes["/feed"] = Response(FEED)
+    fetch_feed(client, server.url("/feed"), Validators('"a\tb"'), POLICY)
+    assert server.requests[0].headers["If-None-Match"] == '"a\tb"'
+
+
+# ---------------------------------------------------------------- deadlines
 
 
 def test_slow_loris_body_hits_the_total_deadline(server, client):
@@ -216,7 +284,7 @@ def test_server_closing_without_response_is_not_ok(server, client):
     assert get(client, server, "/bye").outcome is Outcome.SERVER_ERROR
 
 
-# ---------------------------------------------------------------- size caps (FAULTS 3)
+# ---------------------------------------------------------------- size caps
 
 
 def test_content_length_over_cap_is_too_large_without_reading(server, client):
@@ -238,7 +306,7 @@ def test_body_exactly_at_cap_is_ok(server, client):
     assert get(client, server, "/fit", max_bytes=1000).body == b"x" * 1000
 
 
-# ---------------------------------------------------------------- encodings (FAULTS 4)
+# ---------------------------------------------------------------- encodings
 
 
 @pytest.mark.parametrize(
@@ -278,7 +346,7 @@ def test_corrupt_or_unfinished_gzip_is_bad_encoding(server, client, body):
     assert get(client, server, "/bad").outcome is Outcome.BAD_ENCODING
 
 
-# ---------------------------------------------------------------- truncation (FAULTS 5)
+# ---------------------------------------------------------------- truncation
 
 
 def test_body_shorter_than_content_length_is_truncated(server, client):
@@ -299,7 +367,7 @@ def test_gzip_body_cut_by_the_connection_is_truncated(server, client):
     assert get(client, server, "/gz").outcome is Outcome.TRUNCATED
 
 
-# ---------------------------------------------------------------- redirects (FAULTS 6)
+# ---------------------------------------------------------------- redirects
 
 
 def redirect(server: LocalServer, path: str, location: str, status: int = 302) -> None:
@@ -358,7 +426,21 @@ def test_redirect_status_with_retry_after_on_final_hop(server, client):
     )
 
 
-# ---------------------------------------------------------------- local paths (FAULTS 17)
+# ---------------------------------------------------------------- URLs refused before any request
+
+
+@pytest.mark.parametrize("path", ["/caf\ud800", "/a?q=\udfff", "/a#\udc80"])
+def test_url_with_a_lone_surrogate_is_bad_url_without_a_request(server, client, path):
+    result = get(client, server, path)
+    assert (result.outcome, result.body, result.detail) == (Outcome.BAD_URL, b"", "lone surrogate in URL")
+    assert server.requests == []
+
+
+def test_lone_surrogate_in_the_host_is_refused_by_name():
+    assert check_url("http://news\udc80.example/rss") == "lone surrogate in URL"
+
+
+# ---------------------------------------------------------------- local paths
 
 
 @pytest.mark.parametrize("url", ["/etc/passwd", "file:///etc/passwd", "feeds/local.xml", "C:\\feeds\\a.xml"])

@@ -1,4 +1,4 @@
-"""The SSRF guard at connect time (FAULTS.md rows 14-18), against real servers on 127.0.0.1/127.0.0.2.
+"""The SSRF guard at connect time, against real servers on 127.0.0.1/127.0.0.2.
 
 127.0.0.2 plays the public internet: the policy allows exactly 127.0.0.2/32, so 127.0.0.1 is "private".
 """
@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -116,6 +118,51 @@ def test_name_with_any_private_address_is_blocked(public):
 
     assert get(f"http://mixed.test:{public.port}/x", resolver=mixed).outcome is Outcome.SSRF_BLOCKED
     assert public.requests == []
+
+
+def hanging_dns(release: threading.Event, seconds: float = 5.0) -> Callable:
+    """A resolver standing in for a DNS server that takes `seconds` to answer (or until `release`)."""
+
+    def resolve(host, port, *args, **kwargs):
+        release.wait(seconds)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port))]
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        HttpPolicy(allowed_networks=("127.0.0.2/32",), total_deadline=1.0),  # connect_timeout 10 s
+        HttpPolicy(allowed_networks=("127.0.0.2/32",), connect_timeout=1.0),  # total_deadline 60 s
+    ],
+    ids=["total-deadline", "connect-timeout"],
+)
+def test_a_hanging_dns_lookup_times_out_within_the_deadline(public, policy):
+    public.routes["/feed"] = Response(b"never fetched")
+    release = threading.Event()
+    started = time.monotonic()
+    try:
+        result = get(
+            public.url("/feed").replace("127.0.0.2", "slow-dns.test"), policy, resolver=hanging_dns(release)
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()  # let the abandoned lookup thread finish now rather than in 5 s
+    assert result.outcome is Outcome.TIMEOUT
+    assert elapsed < 3.0  # the resolver alone takes 5 s
+    assert public.requests == []
+
+
+def test_a_slow_dns_answer_within_the_deadline_is_used(public):
+    public.routes["/feed"] = Response(b"worth the wait")
+    release = threading.Event()
+    threading.Timer(0.2, release.set).start()
+    url = public.url("/feed").replace("127.0.0.2", "slow-dns.test")
+    result = get(
+        url, HttpPolicy(allowed_networks=("127.0.0.2/32",), total_deadline=5.0), resolver=hanging_dns(release)
+    )
+    assert (result.outcome, result.body) == (Outcome.OK, b"worth the wait")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""TLS failures end in tls_error and are never retried without verification (FAULTS.md row 12)."""
+"""TLS failures end in tls_error and are never retried without verification."""
 
 from __future__ import annotations
 

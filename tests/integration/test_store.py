@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from load import store
 from load.db import make_engine
 from load.migrate import upgrade
-from load.models import Article, Entity, Run
+from load.models import Article, Entity, PageFetch, Run
 from load.records import FeedPoll, FeedSpec, Listing, PageResult
 from tests.databases import data_counts
 from transform.records import EntityCount, ExtractedArticle, Tagging, TopicHit
@@ -153,3 +154,38 @@ def test_two_runs_updating_overlapping_batches_at_once_neither_deadlock_nor_dupl
                 future.result()  # raises DeadlockDetected if the writers lock rows in different orders
     counts = data_counts(engine)
     assert (counts["articles"], counts["feed_items"]) == (300, 600)
+
+
+# --- one refused row costs one row --------------------------------------------------------------------
+
+
+def test_a_row_the_database_refuses_is_stored_as_load_error_and_its_batch_goes_on(session) -> None:
+    # A listing by a feed that does not exist: the database refuses that page's feed link (a foreign key),
+    # exactly the kind of one-row error that used to fail the batch and the run.
+    counts = _load(session, [_page("a"), _page("b", feed_id=999), _page("c")])
+
+    assert (counts.articles_new, counts.articles_refused, counts.articles_failed) == (2, 1, 1)
+    assert dict(counts.outcomes) == {"ok": 2, "load_error": 1}
+    rows = {a.url_key: a for a in session.scalars(select(Article))}
+    assert (rows["a"].outcome, rows["c"].outcome, rows["b"].outcome) == ("ok", "ok", "load_error")
+    assert rows["a"].text and rows["c"].text and rows["b"].text is None
+    detail = session.scalars(select(PageFetch.detail).where(PageFetch.article_id == rows["b"].id)).one()
+    assert "IntegrityError" in detail
+
+
+def test_text_from_outside_is_stored_alike_on_both_databases(session) -> None:
+    hostile = "a\x00b\x01c\r\nd\re\ud800f\u202eg\tend"
+    page = replace(
+        _page("a"),
+        url="https://news.example/bad\x00path\ud800",
+        detail=hostile,
+        article=replace(_article(), title=hostile, authors=(hostile,)),
+        tagging=replace(TAGGING, entities=(EntityCount("N" * 400 + "\x00", "PERSON", 1, 0),)),
+    )
+    _load(session, [page])
+
+    article = session.scalars(select(Article)).one()
+    assert article.title == "abc\nd\ne\ufffdf\u202eg\tend" and article.authors == [article.title]
+    assert article.url == "https://news.example/bad%00path%ED%A0%80"
+    assert session.scalars(select(PageFetch.detail)).one() == article.title
+    assert session.scalars(select(Entity.name)).one() == "N" * 300  # the column's length, on both

@@ -1,10 +1,17 @@
-"""The SSRF guard's address rule, on addresses (the connect-time path is in tests/integration)."""
+"""The SSRF guard's address rule, on addresses, and its name lookup under a deadline (the connect-time
+path against real servers is in tests/integration)."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpcore
 import pytest
 
-from extract.network import is_address_allowed
+from extract.network import GuardedBackend, deadline, is_address_allowed, resolve_within
 
 BLOCKED = [
     "127.0.0.1",
@@ -58,3 +65,76 @@ def test_allowed_networks_exempt_exactly_their_range():
 def test_allowed_networks_ignore_the_other_ip_version():
     assert not is_address_allowed("::1", ("127.0.0.0/8",))
     assert is_address_allowed("::1", ("::1/128",))
+
+
+# --- name resolution under a deadline -----------------------------------------------------------------
+
+
+def _answer(address: str) -> Callable:
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    return resolve
+
+
+def _hanging(release: threading.Event) -> Callable:
+    def resolve(host, port, *args, **kwargs):
+        release.wait(5)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    return resolve
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()  # the abandoned lookup thread ends with the test
+
+
+def test_resolve_within_returns_the_resolvers_answer():
+    infos = resolve_within(_answer("93.184.215.14"), "news.example", 443, 1.0)
+    assert infos[0][4] == ("93.184.215.14", 443)
+
+
+def test_resolve_within_passes_the_resolvers_error_on():
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(socket.gaierror):
+        resolve_within(no_such_name, "nowhere.example", 80, 1.0)
+
+
+def test_resolve_within_gives_up_with_a_connect_timeout(release):
+    started = time.monotonic()
+    with pytest.raises(httpcore.ConnectTimeout):
+        resolve_within(_hanging(release), "slow.example", 80, 0.2)
+    assert time.monotonic() - started < 1.0
+
+
+def test_vetted_address_lookup_is_cut_short_by_the_total_deadline(release):
+    backend = GuardedBackend(resolver=_hanging(release))
+    started = time.monotonic()
+    with deadline(0.2), pytest.raises(httpcore.ConnectTimeout):
+        backend.vetted_address("slow.example", 80)
+    assert time.monotonic() - started < 1.0
+
+
+def test_vetted_address_lookup_is_cut_short_by_the_connect_timeout(release):
+    backend = GuardedBackend(resolver=_hanging(release))
+    started = time.monotonic()
+    with pytest.raises(httpcore.ConnectTimeout):
+        backend.vetted_address("slow.example", 80, timeout=0.2)
+    assert time.monotonic() - started < 1.0
+
+
+def test_vetted_address_past_the_deadline_does_not_even_resolve():
+    calls: list[str] = []
+
+    def counting(host, port, *args, **kwargs):
+        calls.append(host)
+        return _answer("93.184.215.14")(host, port)
+
+    with deadline(-1.0), pytest.raises(httpcore.ConnectTimeout):
+        GuardedBackend(resolver=counting).vetted_address("news.example", 80)
+    assert calls == []

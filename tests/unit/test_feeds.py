@@ -1,4 +1,4 @@
-"""parse_feed on small hand-written feeds: one rule per test (FAULTS.md rows 19-23)."""
+"""parse_feed on small hand-written feeds: one rule per test."""
 
 from __future__ import annotations
 
@@ -269,3 +269,104 @@ def test_an_entry_whose_link_cannot_be_keyed_counts_as_without_link_and_never_ra
     parsed = parse_feed(body, "https://news.example/rss")
     assert [e.link for e in parsed.entries] == ["https://news.example/c"]
     assert parsed.entries_without_link == 2
+
+
+# --- BOM in front of a JSON Feed ---------------------------------------------------------------------
+
+_JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "BOM feed",
+        "items": [{"id": "1", "url": "https://news.example.org/bom", "title": "Behind a BOM"}],
+    }
+).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"\xef\xbb\xbf", b"\xef\xbb\xbf \r\n\t", b"\n \xef\xbb\xbf", b" \n\xef\xbb\xbf\n "],
+    ids=["bom", "bom-then-whitespace", "whitespace-then-bom", "whitespace-around-bom"],
+)
+def test_json_feed_behind_a_utf8_bom_is_read_as_a_json_feed(prefix: bytes) -> None:
+    feed = parse_feed(prefix + _JSON_FEED, FEED_URL, "application/feed+json", now=NOW)
+    assert feed.title == "BOM feed"
+    assert [(entry.link, entry.title) for entry in feed.entries] == [
+        ("https://news.example.org/bom", "Behind a BOM")
+    ]
+
+
+def test_json_feed_behind_a_bom_without_content_type_is_still_a_json_feed() -> None:
+    # No header to lean on: only the first byte after the BOM says "JSON".
+    assert parse_feed(b"\xef\xbb\xbf" + _JSON_FEED, FEED_URL, None, now=NOW).title == "BOM feed"
+
+
+def test_whitespace_before_the_bom_of_an_xml_feed_is_parsed_strictly() -> None:
+    body = b"\r\n\xef\xbb\xbf" + _rss("<item><title>é</title><link>https://news.example.org/a</link></item>")
+    feed = parse_feed(body, FEED_URL, "application/rss+xml", now=NOW)
+    assert feed.entries[0].title == "é"
+    assert feed.warning is None  # the BOM went back in front of the declaration, where expat wants it
+
+
+# --- counters of what was dropped --------------------------------------------------------------------
+
+
+def _item(link: str, pub_date: str = "Mon, 15 Jan 2024 08:30:00 GMT") -> str:
+    return f"<item><link>{link}</link><pubDate>{pub_date}</pubDate></item>"
+
+
+def test_a_clean_feed_drops_nothing_and_counts_zero() -> None:
+    feed = parse_feed(
+        _rss(_item("https://news.example.org/a") + _item("https://news.example.org/b")), FEED_URL
+    )
+    assert (feed.entries_without_link, feed.entries_duplicate, feed.dates_nulled) == (0, 0, 0)
+
+
+def test_entries_repeating_an_earlier_link_are_counted_as_duplicates() -> None:
+    items = (
+        _item("https://news.example.org/a")
+        + _item("https://news.example.org/a?utm_source=rss#top")  # same url_key as the first
+        + _item("https://news.example.org/b")
+        + _item("https://news.example.org/a")
+        + "<item><title>no link</title></item>"
+    )
+    feed = parse_feed(_rss(items), FEED_URL, now=NOW)
+    assert [entry.link for entry in feed.entries] == [
+        "https://news.example.org/a",
+        "https://news.example.org/b",
+    ]
+    assert feed.entries_duplicate == 2
+    assert feed.entries_without_link == 1  # counted apart: a missing link is not a duplicate
+
+
+def test_duplicates_are_counted_in_json_feeds_too() -> None:
+    doc = {
+        "version": "https://jsonfeed.org/version/1",
+        "items": [{"id": str(n), "url": "https://news.example.org/same"} for n in range(3)],
+    }
+    feed = parse_feed(json.dumps(doc).encode(), FEED_URL, now=NOW)
+    assert (len(feed.entries), feed.entries_duplicate) == (1, 2)
+
+
+def test_future_dates_dropped_are_counted() -> None:
+    items = (
+        _item("https://news.example.org/far", "Fri, 01 Mar 2024 00:00:00 GMT")  # a month ahead: nulled
+        + _item("https://news.example.org/near", "Fri, 02 Feb 2024 12:00:00 GMT")  # within tolerance
+        + _item("https://news.example.org/past", "Mon, 15 Jan 2024 08:30:00 GMT")
+        + _item("https://news.example.org/later", "Sat, 01 Jan 2028 00:00:00 GMT")  # years ahead: nulled
+    )
+    feed = parse_feed(_rss(items), FEED_URL, now=NOW)
+    assert [entry.published_at is None for entry in feed.entries] == [True, False, False, True]
+    assert feed.dates_nulled == 2
+
+
+def test_a_duplicate_with_a_future_date_counts_only_as_a_duplicate() -> None:
+    # The duplicate is dropped whole: its date was never kept or nulled.
+    items = _item("https://news.example.org/a") + _item(
+        "https://news.example.org/a", "Sat, 01 Jan 2028 00:00:00 GMT"
+    )
+    feed = parse_feed(_rss(items), FEED_URL, now=NOW)
+    assert (feed.entries_duplicate, feed.dates_nulled) == (1, 0)
+
+
+def test_entry_rules_fixture_counts(entry_rules: ParsedFeed) -> None:
+    assert (entry_rules.entries_duplicate, entry_rules.dates_nulled) == (1, 1)

@@ -106,7 +106,7 @@ def test_normalise_entity(surface, label, expected):
     assert normalise_entity(surface, label) == expected
 
 
-# --- truncation (FAULTS 31) -----------------------------------------------------------------------------
+# --- truncation -----------------------------------------------------------------------------------------
 
 
 def test_text_over_max_chars_is_cut_and_flagged(nlp):

@@ -1,4 +1,4 @@
-"""clean_text and to_utc: what may reach the database (FAULTS.md row 36)."""
+"""storable, escape_url, clean_text and to_utc: what may reach SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from transform.text import clean_text, to_utc
+from transform.text import clean_text, escape_url, storable, to_utc
 
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
 
@@ -80,3 +80,28 @@ def test_impossible_struct_time_is_none() -> None:
 
 def test_none_stays_none() -> None:
     assert to_utc(None) is None
+
+
+@given(st.text())
+def test_storable_text_encodes_as_utf8_holds_no_nul_and_changes_nothing_clean(value: str) -> None:
+    stored = storable(value)
+    stored.encode("utf-8")  # a lone surrogate would raise here, as both database drivers do
+    assert not _FORBIDDEN.search(stored) and "\r" not in stored
+    assert storable(stored) == stored
+    if not _FORBIDDEN.search(value) and "\r" not in value:
+        assert stored == value  # ordinary text, bidi controls and surrounding spaces included, is untouched
+
+
+def test_storable_keeps_what_clean_text_would_strip() -> None:
+    assert storable("  \u202eabc\x00 ") == "  \u202eabc "
+
+
+@given(st.text())
+def test_an_escaped_link_is_storable_and_shows_every_bad_character(value: str) -> None:
+    escaped = escape_url(value)
+    assert storable(escaped) == escaped and "\x7f" not in escaped
+    assert escape_url(escaped) == escaped
+
+
+def test_a_link_with_nul_and_a_surrogate_is_stored_percent_encoded() -> None:
+    assert escape_url("https://a.example/bad\x00x\ud800.html") == "https://a.example/bad%00x%ED%A0%80.html"
