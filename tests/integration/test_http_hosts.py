@@ -4,11 +4,8 @@ time budget (extract.hosts), against real servers on 127.0.0.1 and 127.0.0.2."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
-
-import pytest
 
 from extract.client import make_client
 from extract.feeds import FeedRequest, fetch_feeds
@@ -16,7 +13,7 @@ from extract.hosts import CrawlState
 from extract.pages import fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
-from tests.localserver import LocalServer, Response, serving
+from tests.localserver import LocalServer, Response
 
 FEED = Response(
     b"<rss version='2.0'><channel><title>t</title></channel></rss>", 200, {"Content-Type": "text/xml"}
@@ -32,18 +29,6 @@ BASE = HttpPolicy(
     per_host_delay=0.0,
     respect_robots=False,
 )
-
-
-@pytest.fixture
-def one() -> Iterator[LocalServer]:
-    with serving("127.0.0.1", poll_interval=0.02) as running:
-        yield running
-
-
-@pytest.fixture
-def two() -> Iterator[LocalServer]:
-    with serving("127.0.0.2", poll_interval=0.02) as running:
-        yield running
 
 
 def _feeds(server: LocalServer, count: int, prefix: str = "/feed") -> list[FeedRequest]:

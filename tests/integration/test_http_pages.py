@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 
@@ -17,7 +17,7 @@ from extract.client import make_client
 from extract.pages import CrawlState, fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
-from tests.localserver import LocalServer, Response, serving
+from tests.localserver import Response
 
 HTML = b"<!DOCTYPE html><html><head><title>Ceasefire</title></head><body><p>Talks resume.</p></body></html>"
 PAGE = Response(HTML, 200, {"Content-Type": "text/html; charset=utf-8"})
@@ -33,18 +33,6 @@ BASE = HttpPolicy(
 
 def policy(**changes) -> HttpPolicy:
     return replace(BASE, **changes)
-
-
-@pytest.fixture
-def one() -> Iterator[LocalServer]:
-    with serving("127.0.0.1", poll_interval=0.02) as running:
-        yield running
-
-
-@pytest.fixture
-def two() -> Iterator[LocalServer]:
-    with serving("127.0.0.2", poll_interval=0.02) as running:
-        yield running
 
 
 def run(urls: list[str], pol: HttpPolicy = BASE, **kwargs) -> list[FetchResult]:

@@ -1,0 +1,22 @@
+"""Two local hosts for tests of what extract/ keeps per host: 127.0.0.1 and 127.0.0.2 are different hosts to
+the fetcher (its politeness clock, breaker and Retry-After are per host name), both on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.localserver import LocalServer, serving
+
+
+@pytest.fixture
+def one() -> Iterator[LocalServer]:
+    with serving("127.0.0.1", poll_interval=0.02) as running:
+        yield running
+
+
+@pytest.fixture
+def two() -> Iterator[LocalServer]:
+    with serving("127.0.0.2", poll_interval=0.02) as running:
+        yield running
