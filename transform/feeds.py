@@ -41,6 +41,7 @@ import html
 import io
 import json
 import re
+import sys
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -73,6 +74,8 @@ _GZIP_WBITS = zlib.MAX_WBITS | 16  # zlib: expect a gzip header and trailer
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+# Numeric character references, with digits enough to name numbers past any code point.
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,24}));")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTML_MARKERS = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _JSON_FEED_TYPES = frozenset({"application/feed+json", "application/json"})
@@ -147,7 +150,15 @@ def _prepare(body: bytes) -> bytes:
     data = _strip_leading_space(data)
     if _declares_entities(data):
         raise FeedParseError(Outcome.PARSE_ERROR, "DOCTYPE declares entities (expansion bomb / XXE risk)")
-    return data
+    return _CHAR_REF.sub(_replace_impossible_char_ref, data)
+
+
+def _replace_impossible_char_ref(match: re.Match[bytes]) -> bytes:
+    """A character reference to no character (a lone surrogate, past U+10FFFF) becomes U+FFFD: expat refuses
+    it, and feedparser's fallback parser then raises on it, which would lose every entry of the feed."""
+    hexadecimal, decimal = match.groups()
+    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF or code > sys.maxunicode else match.group()
 
 
 def _check_size(size: int) -> None:

@@ -62,16 +62,20 @@ def clean_text(value: str | None) -> str | None:
 def to_utc(value: datetime | time.struct_time | None) -> datetime | None:
     """A UTC-aware datetime, or None.
 
-    Naive datetimes are taken to be UTC already (a feed date without a zone has no better guess, and
-    feedparser's own *_parsed values are UTC). Aware ones are converted. A struct_time is what
-    feedparser returns (always UTC); one that does not form a valid date gives None, not an error.
+        Naive datetimes are taken to be UTC already (a feed date without a zone has no better guess, and
+        feedparser's own *_parsed values are UTC). Aware ones are converted. A struct_time is what
+        feedparser returns (always UTC); one that does not form a valid date, or falls outside years 1-9999 once
+    in UTC, gives None, not an error.
     """
     if value is None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it: no such instant in UTC
+            return None
     return _struct_time_to_utc(value)
 
 

@@ -370,3 +370,13 @@ def test_a_duplicate_with_a_future_date_counts_only_as_a_duplicate() -> None:
 
 def test_entry_rules_fixture_counts(entry_rules: ParsedFeed) -> None:
     assert (entry_rules.entries_duplicate, entry_rules.dates_nulled) == (1, 1)
+
+
+@pytest.mark.parametrize("reference", ["&#xd800;", "&#xDFFF;", "&#55296;", "&#x110000;", "&#99999999999;"])
+def test_a_reference_to_no_character_costs_one_title_not_the_feed(reference: str) -> None:
+    items = (
+        f"<item><title>bad {reference} title</title><link>https://a.example/1</link></item>"
+        "<item><title>fine</title><link>https://a.example/2</link></item>"
+    )
+    parsed = parse_feed(_rss(items), FEED_URL, now=NOW)
+    assert [e.title for e in parsed.entries] == ["bad \ufffd title", "fine"]

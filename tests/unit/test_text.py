@@ -105,3 +105,9 @@ def test_an_escaped_link_is_storable_and_shows_every_bad_character(value: str) -
 
 def test_a_link_with_nul_and_a_surrogate_is_stored_percent_encoded() -> None:
     assert escape_url("https://a.example/bad\x00x\ud800.html") == "https://a.example/bad%00x%ED%A0%80.html"
+
+
+def test_a_date_with_no_instant_in_utc_is_none() -> None:
+    east = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
+    west = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5)))
+    assert to_utc(east) is None and to_utc(west) is None
