@@ -64,7 +64,7 @@ def to_utc(value: datetime | time.struct_time | None) -> datetime | None:
 
         Naive datetimes are taken to be UTC already (a feed date without a zone has no better guess, and
         feedparser's own *_parsed values are UTC). Aware ones are converted. A struct_time is what
-        feedparser returns (always UTC); one that does not form a valid date, or falls outside years 1-9999 once
+        feedparser returns (always UTC). A value that forms no valid date, or no date within years 1-9999 once
     in UTC, gives None, not an error.
     """
     if value is None:
