@@ -18,12 +18,14 @@ order, so hosts never wait on each other and the run never sleeps on a Retry-Aft
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -44,7 +46,7 @@ class RateLimit:
     """A host's request to wait, as the next runs must honour it."""
 
     host: str
-    seconds: float  # from when it was learnt
+    until: datetime  # UTC: when the host may be asked again
     reason: str
 
 
@@ -78,7 +80,8 @@ class HostState:
             return FetchResult(url, Outcome.SKIPPED, detail=self._skip_reason)
         now = time.monotonic()
         if self._defer_until is not None and now < self._defer_until:
-            wait = self._defer_until - now
+            # A wait for this run only (a 429 without Retry-After) asks nothing of the next runs.
+            wait = None if self._defer_until == math.inf else self._defer_until - now
             return FetchResult(url, Outcome.DEFERRED, retry_after_seconds=wait, detail=self._defer_reason)
         if self._over_budget(now):
             detail = f"this host's time budget of {self._budget:.0f} s for the run is spent"
@@ -120,13 +123,13 @@ class HostState:
     def _rate_limited(self, seconds: float | None) -> None:
         reason = "the host rate-limited us (429/503)"
         if seconds is None:  # no Retry-After: leave the host alone for this run only
-            self._defer(float("inf"), reason + " in this run")
+            self._defer(math.inf, reason + " in this run")
             return
         self._defer(seconds, reason + f", Retry-After {seconds:.0f} s")
-        self.learnt = RateLimit(self.name, seconds, reason)
+        self.learnt = RateLimit(self.name, datetime.now(UTC) + timedelta(seconds=seconds), reason)
 
     def _defer(self, seconds: float, reason: str) -> None:
-        self._defer_until = time.monotonic() + seconds
+        self._defer_until = math.inf if seconds == math.inf else time.monotonic() + seconds
         self._defer_reason = reason
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from flows.feedlist import feeds_from_urls
 from flows.status import render_status
 from load import registry
+from load.db import read_only
 from load.queries import feed_health, recent_runs
 from load.records import FeedSpec
 
@@ -36,7 +37,7 @@ def set_feed_status(engine: Engine, url: str, status: str) -> bool:
 
 
 def list_feeds(engine: Engine) -> str:
-    with Session(engine) as session:
+    with Session(read_only(engine)) as session:
         feeds = registry.list_feeds(session)
     lines = [f"{'status':<9} {'origin':<6} {'score':>5}  {'next poll (UTC)':<16}  source / url"]
     for feed in feeds:
@@ -50,5 +51,5 @@ def list_feeds(engine: Engine) -> str:
 
 def status_report(engine: Engine, runs: int, days: int) -> str:
     now = datetime.now(UTC)
-    with Session(engine) as session:
+    with Session(read_only(engine)) as session:
         return render_status(recent_runs(session, runs), feed_health(session, now, days), now)

@@ -14,8 +14,9 @@ The rules (after mediacloud/rss-fetcher, whose ~180,000 news feeds taught that "
   interval and never longer than MAX_BACKOFF: a feed is never deleted by the system, only polled rarely,
   once a month at worst.
 * **Retry-After.** The next poll is no earlier than now + Retry-After (cut to MAX_RETRY_AFTER).
-* **Deferred.** A poll never made, because the feed's host asked every run to wait (Retry-After), says
-  nothing about the feed: interval and failure score stay, and the next poll is when the wait ends.
+* **Not polled.** A poll never made says nothing about the feed: `deferred` (its host asked every run to
+  wait, Retry-After) or `skipped` (another feed of its host timed out in this run). Interval and failure
+  score stay; the next poll is one interval away, or when the host's wait ends if that is later.
 * **Jitter.** Every delay gets up to +MAX_JITTER_FRACTION of itself, so feeds polled together drift apart;
   near MAX_BACKOFF it is taken off instead, so the cap holds and capped feeds drift apart too.
 
@@ -24,11 +25,11 @@ Outcome weights (labels are `extract.records.Outcome` values):
 | weight           | outcomes                                                                  | why    |
 |------------------|---------------------------------------------------------------------------|--------|
 | 0 (success)      | ok, not_modified                                                          | resets |
-| 0 (no poll)      | deferred                                                                  | keeps  |
+| 0 (no poll)      | deferred, skipped                                                         | keeps  |
 | 1 (hard)         | gone, not_a_feed, not_html, parse_error, bad_url, ssrf_blocked,           | (a)    |
 |                  | tls_error, too_many_redirects                                             |        |
 | 0.5 (soft)       | client_error, too_large, bad_encoding, robots_disallowed                  | (b)    |
-| 0.25 (temporary) | timeout, connect_error, server_error, rate_limited, truncated, skipped,   | (c)    |
+| 0.25 (temporary) | timeout, connect_error, server_error, rate_limited, truncated,            | (c)    |
 |                  | extract_empty, extract_timeout, and any label not in this table           |        |
 
 (a) The URL, or what it serves, is wrong; only a change on the publisher's side fixes it.
@@ -78,9 +79,10 @@ MAX_JITTER_FRACTION = 0.10
 
 HARD, SOFT, TEMPORARY = 1.0, 0.5, 0.25
 _SUCCESS = frozenset({Outcome.OK, Outcome.NOT_MODIFIED})
+_NOT_POLLED = frozenset({Outcome.DEFERRED, Outcome.SKIPPED})
 _WEIGHTS: dict[str, float] = {
     **dict.fromkeys(_SUCCESS, 0.0),
-    Outcome.DEFERRED: 0.0,  # never polled: no evidence either way
+    **dict.fromkeys(_NOT_POLLED, 0.0),  # no request was made: no evidence either way
     **dict.fromkeys(
         (
             Outcome.GONE,
@@ -104,7 +106,6 @@ _WEIGHTS: dict[str, float] = {
             Outcome.SERVER_ERROR,
             Outcome.RATE_LIMITED,
             Outcome.TRUNCATED,
-            Outcome.SKIPPED,
             Outcome.EXTRACT_EMPTY,
             Outcome.EXTRACT_TIMEOUT,
         ),
@@ -145,8 +146,8 @@ def next_cadence(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     interval = _clamp_interval(interval_seconds)
-    if outcome == Outcome.DEFERRED:
-        delay = max(_retry_after(retry_after_seconds), MIN_INTERVAL)
+    if outcome in _NOT_POLLED:
+        delay = max(_retry_after(retry_after_seconds), interval)
         next_poll_at = now.astimezone(UTC) + _jittered(delay, rng.uniform(0.0, MAX_JITTER_FRACTION))
         return Cadence(round(interval.total_seconds()), _clean_score(failure_score), next_poll_at)
     weight = failure_weight(outcome)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 from prefect import flow, get_run_logger, runtime, task
@@ -47,7 +47,7 @@ from flows.polling import poll_feeds
 from flows.request import RunRequest
 from flows.settings import Settings
 from load import registry, store
-from load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
+from load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, read_only, retrying
 from load.locks import LockHolder, LockLost, RunWriter, acquire_lock
 from load.migrate import prepare
 from load.records import FeedPoll, FeedState, KnownArticle, PageResult
@@ -132,14 +132,14 @@ def run_ingest(
             summary.skipped_reason,
         )
         return summary
-    polled: list[PolledFeed] = []
+    progress = _Progress()
     writer = RunWriter(engine, run_id, request.lock_name, settings.db_retry_seconds)
     # The failure is recorded inside the lease, while the run still holds the lock its writes are fenced by.
     with _lease(writer) as ensure_held:
         try:
             with _http_client(settings) as (client, policy):
-                crawl = CrawlState(client, policy, _host_waits(writer))
-                polled = poll_all_feeds(client, feeds, policy, crawl, summary)
+                crawl = progress.crawl = CrawlState(client, policy, _host_waits(writer))
+                polled = progress.polled = poll_all_feeds(client, feeds, policy, crawl, summary)
                 page_plan = plan_fetches(writer, polled, settings, request.limit, summary)
                 batch = BatchContext(client, policy, crawl, writer, tagging.taxonomy.version)
                 with _page_pool(settings, tagging, len(page_plan.jobs)) as pool:
@@ -148,7 +148,7 @@ def run_ingest(
                     )
                 record_feed_polls(writer, polled, page_plan, crawl)
         except BaseException as error:
-            _record_failure(writer, polled, summary, error)
+            _record_failure(writer, progress, summary, error)
             raise
     _finish(writer, "completed", summary)
     return summary
@@ -165,7 +165,7 @@ def _host_waits(writer: RunWriter) -> dict[str, float]:
     """Retry-After periods that earlier runs were asked for and that are still running."""
 
     def read() -> dict[str, float]:
-        with Session(writer.engine) as session:
+        with Session(read_only(writer.engine)) as session:
             return store.host_waits(session, datetime.now(UTC))
 
     return retrying(read, writer.retry_seconds, "reading host waits")
@@ -185,18 +185,30 @@ def _fetch_and_load(
         get_run_logger().info("batch %d/%d loaded: %s", number, len(batches), _progress(summary))
 
 
+@dataclass(slots=True)
+class _Progress:
+    """What a run has done so far, which its failure must still record."""
+
+    polled: list[PolledFeed] = field(default_factory=list)
+    crawl: CrawlState | None = None
+
+
 def _record_failure(
-    writer: RunWriter, polled: list[PolledFeed], summary: RunSummary, error: BaseException
+    writer: RunWriter, progress: _Progress, summary: RunSummary, error: BaseException
 ) -> None:
     """Mark the run failed (cancelled, when stopped by a signal) and keep its feed outcomes, without
-    validators so that the next run polls those feeds in full, unless another run holds the lock now and
-    the feeds are its to write. Best effort: when the database itself is what failed, the original error is
-    what counts."""
+    validators so that the next run polls those feeds in full, and the waits hosts asked for, unless another
+    run holds the lock now and the feeds are its to write. Best effort: when the database itself is what
+    failed, the original error is what counts, and each write is tried once (the retry budget is spent)."""
     run_id = writer.run_id
+    if isinstance(error, DatabaseUnavailable | DatabaseFull):
+        writer = replace(writer, retry_seconds=0.0)
+    waits = _waits(progress.crawl) if progress.crawl else []
 
     def record(session: Session) -> None:
-        for item in sorted(polled, key=lambda polled_feed: polled_feed.feed.id):
+        for item in sorted(progress.polled, key=lambda polled_feed: polled_feed.feed.id):
             store.record_feed_poll(session, run_id, _without_validators(item.poll))
+        store.remember_waits(session, waits)
 
     try:
         writer.write(record, "recording the feed outcomes of a failed run")
@@ -267,7 +279,7 @@ def plan_fetches(
     feed_ids = [item.feed.id for item in polled]
 
     def read() -> tuple[dict[str, KnownArticle], list[tuple[str, str]]]:
-        with Session(writer.engine) as session:
+        with Session(read_only(writer.engine)) as session:
             known = store.known_articles(session, keys)
             retries = store.articles_to_retry(
                 session, feed_ids, TRANSIENT_OUTCOMES, settings.max_page_attempts
@@ -325,7 +337,7 @@ def record_feed_polls(
     when it is due, and the Retry-After periods hosts asked for, which every later run honours."""
     now, rng = datetime.now(UTC), random.Random()
     polls = [_final_poll(item, page_plan, now, rng) for item in sorted(polled, key=lambda p: p.feed.id)]
-    waits = [(w.host, now + timedelta(seconds=w.seconds), w.reason) for w in crawl.rate_limits()]
+    waits = _waits(crawl)
 
     def record(session: Session) -> None:
         store.link_feed_items(session, page_plan.known_links)
@@ -334,6 +346,11 @@ def record_feed_polls(
         store.remember_waits(session, waits)
 
     writer.write(record, "recording the feed polls")
+
+
+def _waits(crawl: CrawlState) -> list[tuple[str, datetime, str]]:
+    """The Retry-After periods hosts asked for in this run, as the hosts table keeps them."""
+    return [(limit.host, limit.until, limit.reason) for limit in crawl.rate_limits()]
 
 
 def _final_poll(item: PolledFeed, page_plan: PagePlan, now: datetime, rng: random.Random) -> FeedPoll:

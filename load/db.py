@@ -14,6 +14,7 @@ Errors a run may meet, by what the caller should do:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -32,12 +33,25 @@ SQLITE_BUSY_TIMEOUT = 30.0
 # First and longest pause between two tries of a database operation (doubling in between).
 FIRST_RETRY_PAUSE = 0.5
 LONGEST_RETRY_PAUSE = 10.0
-# SQLSTATE classes of PostgreSQL errors that say "not now" rather than "not this": connection exceptions
-# (08), and the server shutting down or starting up (57P01-57P03).
-_PG_TRANSIENT_PREFIXES = ("08", "57P0")
+# PostgreSQL errors that say "not now" rather than "not this": connection exceptions (class 08), the server
+# shutting down or starting up (57P01-57P03), too many connections (53300), and a transaction that lost a
+# serialization conflict or a deadlock (40001, 40P01), which is to be tried again whole.
+_PG_TRANSIENT_CLASSES = ("08",)
+_PG_TRANSIENT_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
 _PG_DISK_FULL = "53100"
-_SQLITE_TRANSIENT = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+# A connection the server refused for good: retrying cannot create the database or the role.
+_PG_REFUSED_FOR_GOOD = re.compile(
+    r"FATAL:.*(does not exist|authentication failed|no pg_hba\.conf entry|permission denied)", re.DOTALL
+)
+_SQLITE_TRANSIENT_PREFIXES = ("SQLITE_BUSY", "SQLITE_LOCKED")  # extended codes too: SQLITE_BUSY_SNAPSHOT
 _SQLITE_FULL = "SQLITE_FULL"
+# libpq's own limits, so that no single attempt outlasts the retry budget: a connect to an address that
+# swallows packets, or a server gone without a word on an open connection, would otherwise hang for minutes.
+_PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                    "keepalives_count": 3}  # fmt: skip
+# Execution option of an engine whose transactions only read: on SQLite they begin deferred, so they take
+# no write lock and wait for no writer (WAL lets them read beside it).
+READ_ONLY = "newsetl_read_only"
 
 
 class DatabaseUrlError(ValueError):
@@ -70,7 +84,14 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT) -
 def _dialect_options(backend: str, busy_timeout: float) -> dict[str, Any]:
     if backend == "sqlite":
         return {"connect_args": {"timeout": busy_timeout}}
+    if backend == "postgresql":
+        return {"connect_args": dict(_PG_CONNECT_ARGS)}
     return {}
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine, for transactions that only read (see READ_ONLY)."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def _configure_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
@@ -87,7 +108,9 @@ def _configure_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
 def _begin_immediate(connection: Connection) -> None:
     # IMMEDIATE takes the write lock at BEGIN, where the busy timeout waits for it; a deferred transaction
     # that read first would fail at once, without waiting, when it tried to write after another writer.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Transactions known to only read begin deferred, and never hold up a writer.
+    read = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
 
 def safe_url(url: str) -> str:
@@ -148,15 +171,17 @@ def is_disk_full(error: DBAPIError) -> bool:
 def is_transient(error: DBAPIError) -> bool:
     """Whether trying the same transaction again later may succeed: a lost or refused connection, a server
     shutting down or starting, SQLite's lock held by another process."""
-    if error.connection_invalidated or isinstance(error, InterfaceError):
-        return True
     original = error.orig
     sqlite_name = getattr(original, "sqlite_errorname", None)
     if sqlite_name is not None:
-        return sqlite_name in _SQLITE_TRANSIENT
+        return sqlite_name.startswith(_SQLITE_TRANSIENT_PREFIXES)
+    if _PG_REFUSED_FOR_GOOD.search(str(original)):
+        return False
+    if error.connection_invalidated or isinstance(error, InterfaceError):
+        return True
     sqlstate = getattr(original, "sqlstate", None)
     # No SQLSTATE: the client library failed before the server answered (refused, reset, timed out).
-    return sqlstate is None or sqlstate.startswith(_PG_TRANSIENT_PREFIXES)
+    return sqlstate is None or sqlstate.startswith(_PG_TRANSIENT_CLASSES) or sqlstate in _PG_TRANSIENT_STATES
 
 
 def _reason(error: DBAPIError) -> str:

@@ -321,6 +321,7 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
     # A page skipped by the circuit breaker was never requested: it does not use up an attempt.
     not_requested = or_(*(excluded.outcome == outcome for outcome in sorted(NOT_REQUESTED)))
     set_["attempts"] = Article.attempts + case((not_requested, 0), else_=1)
+    set_["fetched_at"] = func.coalesce(excluded.fetched_at, Article.fetched_at)  # kept when not requested
     stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_, where=Article.outcome != OK)
     result = session.execute(stmt.returning(Article.url_key, Article.id), [_article_row(p) for p in pages])
     return {key: article_id for key, article_id in result}
@@ -336,7 +337,7 @@ def _article_row(page: PageResult) -> dict[str, Any]:
         "title": article.title if article else None,
         "authors": list(article.authors) if article else [],
         "published_at": article.published_at if article else None,
-        "fetched_at": page.fetched_at,
+        "fetched_at": None if page.outcome in NOT_REQUESTED else page.fetched_at,
         "language": article.language if article else None,
         "encoding": page.encoding,
         "text": article.text if article else None,

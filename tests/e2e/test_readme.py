@@ -66,3 +66,13 @@ def test_every_setting_and_outcome_is_in_the_readme() -> None:
         assert f"`{ENV_PREFIX}{field.name.upper()}`" in README, field.name
     for outcome in Outcome:
         assert f"| `{outcome.value}` |" in README, outcome.value
+
+
+def test_every_test_the_reliability_section_cites_exists() -> None:
+    section = README.split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    cited = re.findall(r"`((?:unit|integration|e2e)/test_\w+\.py)(?:::(\w+))?`", section)
+    assert len(cited) >= 20
+    tests = Path(__file__).resolve().parents[1]
+    for path, name in cited:
+        source = (tests / path).read_text()
+        assert not name or f"def {name}(" in source, f"{path}::{name}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
 from extract.client import make_client
@@ -77,7 +78,8 @@ def test_a_429_on_one_feed_defers_that_hosts_other_feeds_and_pages(one, two) -> 
     assert [r.outcome for r in pages] == [Outcome.DEFERRED, Outcome.OK]
     assert all(595 < (r.retry_after_seconds or 0) <= 600 for r in [*feeds[:3], pages[0]])
     assert one.paths_requested() == ["/feed0.xml"]
-    assert [(limit.host, limit.seconds) for limit in state.rate_limits()] == [("127.0.0.1", 600.0)]
+    (limit,) = state.rate_limits()
+    assert limit.host == "127.0.0.1" and 595 < (limit.until - datetime.now(UTC)).total_seconds() <= 600
 
 
 def test_a_wait_remembered_from_an_earlier_run_defers_the_host_without_a_request(one, two) -> None:
@@ -104,3 +106,13 @@ def test_a_hosts_pages_fit_its_time_budget_and_the_rest_is_deferred(one, two) ->
     assert results[:4] == fetched and "budget" in (deferred[0].detail or "")
     assert results[8].outcome is Outcome.OK
     assert time.monotonic() - started < 1.5
+
+
+def test_a_429_without_retry_after_defers_the_host_for_this_run_only(one) -> None:
+    one.routes["/feed0.xml"] = Response(b"", 429)
+    with make_client(BASE) as client:
+        state = CrawlState(client, BASE)
+        results = fetch_feeds(client, _feeds(one, 2), BASE, state)
+
+    assert [r.outcome for r in results] == [Outcome.RATE_LIMITED, Outcome.DEFERRED]
+    assert results[1].retry_after_seconds is None and state.rate_limits() == []

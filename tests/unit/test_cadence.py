@@ -119,7 +119,7 @@ def test_a_success_resets_the_failure_score(outcome: str) -> None:
         ("robots_disallowed", 0.5),
         ("timeout", 0.25),
         ("rate_limited", 0.25),
-        ("skipped", 0.25),
+        ("server_error", 0.25),
     ],
 )
 def test_hard_soft_and_temporary_failures_add_one_a_half_and_a_quarter(outcome: str, weight: float) -> None:
@@ -129,13 +129,13 @@ def test_hard_soft_and_temporary_failures_add_one_a_half_and_a_quarter(outcome: 
 
 def test_every_outcome_label_has_a_weight_and_only_successes_and_polls_not_made_weigh_nothing() -> None:
     weightless = {o for o in Outcome if failure_weight(o) == 0.0}
-    assert weightless == {Outcome.OK, Outcome.NOT_MODIFIED, Outcome.DEFERRED}
+    assert weightless == {Outcome.OK, Outcome.NOT_MODIFIED, Outcome.DEFERRED, Outcome.SKIPPED}
     assert {failure_weight(o) for o in Outcome} == {0.0, 0.25, 0.5, 1.0}
 
 
 def test_transient_outcomes_are_temporary_and_permanent_feed_outcomes_weigh_more() -> None:
     page_only = {Outcome.EXTRACT_EMPTY, Outcome.EXTRACT_TIMEOUT, Outcome.LOAD_ERROR}  # never a feed poll's
-    not_polled = {Outcome.DEFERRED}  # no request was made: no evidence against the feed
+    not_polled = {Outcome.DEFERRED, Outcome.SKIPPED}  # no request was made: no evidence against the feed
     assert {failure_weight(o) for o in Outcome if o.is_transient and o not in not_polled} == {0.25}
     assert {failure_weight(o) for o in not_polled} == {0.0}
     permanent = [o for o in Outcome if not o.is_transient and o not in page_only and failure_weight(o)]
@@ -337,7 +337,7 @@ def test_the_failure_score_only_grows_on_failure_and_only_resets_on_success(
 ) -> None:
     cadence = _next(outcome, score=score)
     expected = 0.0 if outcome in ("ok", "not_modified") else score + failure_weight(outcome)
-    if outcome == "deferred":  # not polled at all: the score stays as it was
+    if outcome in ("deferred", "skipped"):  # not polled at all: the score stays as it was
         expected = score
     assert cadence.failure_score == expected
     assert failure_weight(outcome) in (0.0, 0.25, 0.5, 1.0)
@@ -348,3 +348,9 @@ def test_a_deferred_poll_keeps_interval_and_score_and_waits_out_the_hosts_retry_
     assert cadence.failure_score == 1.5
     assert cadence.interval_seconds == _next("deferred", score=1.5, retry_after=None).interval_seconds
     assert timedelta(hours=2) <= cadence.next_poll_at - NOW <= timedelta(hours=2) * 1.1
+
+
+def test_a_feed_skipped_because_its_host_timed_out_keeps_its_score_and_waits_one_interval() -> None:
+    cadence = _next("skipped", score=3.0)
+    assert cadence.failure_score == 3.0
+    assert timedelta(hours=1) <= cadence.next_poll_at - NOW <= timedelta(hours=1) * 1.1
