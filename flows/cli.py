@@ -22,15 +22,20 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flows import admin
 from flows.feedlist import FeedListError, read_feed_file
+from flows.lease import RUN_LEASE
 from flows.request import RunRequest
 from flows.settings import ENV_PREFIX, Settings, SettingsError
-from load.db import DatabaseUrlError, make_engine, safe_url
+from load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 
 # Prefect's defaults for a machine that may be offline: no telemetry, and time for the embedded API server
 # to start on a slow first run (a fresh Prefect home took 9-19 s here, against a 20 s default).
+LOCK_MAY_BE_HELD = (
+    f"newsetl: the run's lock may still be held: it lapses within {RUN_LEASE.total_seconds() / 60:.0f} "
+    "minutes, and a run started before then says which run holds it"
+)
 PREFECT_DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
@@ -187,6 +192,9 @@ def command_run(args: argparse.Namespace) -> int:
             )
     except Exception as error:
         print(f"newsetl: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        if isinstance(error, DatabaseUnavailable | DatabaseFull) and not args.urls:
+            # The run could not release its lock either: say why the next run may be refused for a while.
+            print(LOCK_MAY_BE_HELD, file=sys.stderr)
         return EXIT_RUN_FAILED
     print(format_summary(summary, time.monotonic() - began))
     return EXIT_RUN_FAILED if summary["skipped_reason"] else 0

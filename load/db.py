@@ -130,23 +130,26 @@ def retrying(operation: Callable[[], T], budget_seconds: float, what: str) -> T:
 
     Raises DatabaseFull at once on a full disk, DatabaseUnavailable once the budget is spent.
     """
-    give_up_at = time.monotonic() + budget_seconds
+    started = time.monotonic()
+    give_up_at = started + budget_seconds
     pause = FIRST_RETRY_PAUSE
     while True:
         try:
             return operation()
         except (OperationalError, InterfaceError) as error:
             _raise_unless_transient(error, what)
-            if time.monotonic() + pause > give_up_at:
+            left = give_up_at - time.monotonic()
+            if left <= 0:
                 raise DatabaseUnavailable(
-                    f"{what}: the database stayed unreachable or locked for {budget_seconds:.0f} s "
-                    f"({_reason(error)}); check that it is up and that no other process holds it, then "
-                    "run again (NEWSETL_DB_RETRY_SECONDS sets how long to keep trying)"
+                    f"{what}: the database stayed unreachable or locked for "
+                    f"{time.monotonic() - started:.0f} s ({_reason(error)}); check that it is up and that no "
+                    "other process holds it, then run again (NEWSETL_DB_RETRY_SECONDS sets how long to keep "
+                    "trying)"
                 ) from error
             logger.warning(
                 "%s: database unavailable (%s); trying again in %.1f s", what, _reason(error), pause
             )
-            time.sleep(pause)
+            time.sleep(min(pause, left))  # the last try is made at the end of the budget, not before it
             pause = min(pause * 2, LONGEST_RETRY_PAUSE)
 
 
