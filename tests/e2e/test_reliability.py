@@ -182,3 +182,19 @@ def test_the_flow_takes_no_database_url_or_network_setting_as_a_parameter() -> N
     assert parameters == {"feed_urls", "feeds_file", "limit", "due_only", "shard"}
     with pytest.raises(TypeError):
         ingest(database_url="postgresql://user:secret@db/news")
+
+
+# --- a link of 5,000 characters ---------------------------------------------------------------------------
+
+
+def test_a_5000_character_link_is_stored_whole_on_both_databases(server, database_url) -> None:
+    path = "/" + "long-slug-" * 500  # 5,001 characters with the slash
+    server.routes["/feed.rss"] = Response(_rss(server, path, "/talks.html"), headers=RSS)
+    server.routes[path] = _page("aid")
+    server.routes["/talks.html"] = _page("talks")
+
+    summary = run_flow(database_url, feed_urls=[server.url("/feed.rss")])
+
+    assert summary["page_outcomes"] == {"ok": 2}
+    stored = [url for (url,) in _rows(database_url, Article.url) if "long-slug" in url]
+    assert stored == [server.url(path)]
