@@ -14,6 +14,7 @@ from extract.hosts import CrawlState
 from extract.pages import fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
+from tests.hostpolicy import local_policy
 from tests.localserver import LocalServer, Response
 
 FEED = Response(
@@ -22,14 +23,7 @@ FEED = Response(
 PAGE = Response(
     b"<!DOCTYPE html><html><body><p>Talks resume.</p></body></html>", 200, {"Content-Type": "text/html"}
 )
-BASE = HttpPolicy(
-    allowed_networks=("127.0.0.0/8",),
-    connect_timeout=1.0,
-    read_timeout=1.0,
-    total_deadline=1.0,
-    per_host_delay=0.0,
-    respect_robots=False,
-)
+BASE = local_policy(total_deadline=1.0)
 
 
 def _feeds(server: LocalServer, count: int, prefix: str = "/feed") -> list[FeedRequest]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -17,22 +16,13 @@ from extract.client import make_client
 from extract.pages import CrawlState, fetch_pages
 from extract.policy import HttpPolicy
 from extract.records import FetchResult, Outcome
+from tests.hostpolicy import LOCAL_POLICY, local_policy
 from tests.localserver import Response
 
 HTML = b"<!DOCTYPE html><html><head><title>Ceasefire</title></head><body><p>Talks resume.</p></body></html>"
 PAGE = Response(HTML, 200, {"Content-Type": "text/html; charset=utf-8"})
-BASE = HttpPolicy(
-    allowed_networks=("127.0.0.0/8",),
-    connect_timeout=1.0,
-    read_timeout=1.0,
-    total_deadline=2.0,
-    per_host_delay=0.0,
-    respect_robots=False,
-)
-
-
-def policy(**changes) -> HttpPolicy:
-    return replace(BASE, **changes)
+BASE = LOCAL_POLICY
+policy = local_policy
 
 
 def run(urls: list[str], pol: HttpPolicy = BASE, **kwargs) -> list[FetchResult]:
