@@ -9,7 +9,9 @@ load_error of its own.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,3 +412,23 @@ def test_a_lone_surrogate_character_reference_in_rss_costs_one_field_not_the_fee
 
     assert summary["feed_outcomes"] == {"ok": 1}
     assert summary["page_outcomes"] == {"ok": 2}
+
+
+def test_the_poison_feed_through_the_command_line_exits_0_twice_on_postgresql(
+    server, tmp_path, prefect_api
+) -> None:
+    """The incident as a user met it: `newsetl run` on PostgreSQL, a feeds file listing the poison feed."""
+    _serve_poison_site(server)
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - url: {server.url('/poison.json')}\n    source: Fixture News\n")
+    environment = {**os.environ, "PREFECT_API_URL": prefect_api}
+    command = ["newsetl", "run", "--feeds", str(feeds), "--allow-network", "127.0.0.0/8"]
+    with fresh_database("postgresql", tmp_path) as database_url:
+        for _ in range(2):
+            done = subprocess.run(
+                [*command, "--db", database_url], env=environment, capture_output=True, text=True, timeout=180
+            )
+            assert done.returncode == 0, done.stderr
+        with make_engine(database_url).connect() as db:
+            stored = dict(db.execute(select(Article.outcome, Article.text)).all())
+    assert set(stored) == {"ok", "bad_url"} and stored["ok"]
