@@ -301,14 +301,9 @@ def fetch_feed(
     client: httpx.Client, url: str, validators: Validators | None, policy: HttpPolicy
 ) -> FetchResult:
     """Conditional GET of a feed (If-None-Match / If-Modified-Since), capped at policy.max_feed_bytes."""
-    result = fetch(
+    return fetch(
         client, url, policy, max_bytes=policy.max_feed_bytes, validators=validators, accept=FEED_ACCEPT
     )
-    logger.info(
-        "feed fetched url=%s outcome=%s status=%s bytes=%d elapsed=%.3f detail=%s",
-        url, result.outcome, result.status, len(result.body), result.elapsed_seconds, result.detail,
-    )  # fmt: skip
-    return result
 
 
 def _follow(client: httpx.Client, ask: _Ask) -> FetchResult:

@@ -35,13 +35,11 @@ def fetch_feeds(
     """One FetchResult per request, in input order: concurrent across hosts, polite within one."""
 
     def fetch_one(host: HostState, index: int, url: str) -> FetchResult:
-        refused = host.refusal(url)
-        if refused is not None:
-            logger.info("feed not polled url=%s outcome=%s detail=%s", url, refused.outcome, refused.detail)
-            return refused
-        with host.turn():
-            result = fetch_feed(client, url, requests[index].validators, policy)
-        host.record(result)
+        result = host.request(url, lambda: fetch_feed(client, url, requests[index].validators, policy))
+        logger.info(
+            "feed fetched url=%s outcome=%s status=%s bytes=%d elapsed=%.3f detail=%s",
+            url, result.outcome, result.status, len(result.body), result.elapsed_seconds, result.detail,
+        )  # fmt: skip
         return result
 
     return by_host([request.url for request in requests], fetch_one, state)

@@ -94,6 +94,17 @@ class HostState:
             return False  # the first request to a host is always made
         return self._spent + max(self._ready_at - now, self._delay) > self._budget
 
+    def request(self, url: str, send: Callable[[], FetchResult]) -> FetchResult:
+        """`send()` in this host's next slot, learning from its result; or, when the host must not be asked
+        now (breaker open, a wait, the budget spent), the result that says why, without a request."""
+        refused = self.refusal(url)
+        if refused is not None:
+            return refused
+        with self.turn():
+            result = send()
+        self.record(result)
+        return result
+
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Hold one request slot: wait out the delay since the previous request to this host ended."""

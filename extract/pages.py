@@ -90,7 +90,7 @@ def _robots_refusal(url: str, rules: RobotsRules) -> FetchResult:
 def _fetch_one(
     client: httpx.Client, url: str, policy: HttpPolicy, robots: RobotsCache, host: HostState
 ) -> FetchResult:
-    refused = host.refusal(url)
+    refused = host.refusal(url)  # before robots.txt too: a host we must not ask gets no robots.txt request
     if refused is not None:
         return refused
     if policy.respect_robots:
@@ -98,12 +98,9 @@ def _fetch_one(
         if not rules.allows(url, policy.robots_token):
             return _robots_refusal(url, rules)
         host.slow_down_to(rules.crawl_delay(policy.robots_token))
-        refused = host.refusal(url)  # a Crawl-delay may have used up the host's budget
-        if refused is not None:
-            return refused
-    with host.turn():
-        result = fetch(client, url, policy, max_bytes=policy.max_page_bytes, accept=PAGE_ACCEPT)
-    host.record(result)
+    result = host.request(
+        url, lambda: fetch(client, url, policy, max_bytes=policy.max_page_bytes, accept=PAGE_ACCEPT)
+    )
     return sniff_page(result)
 
 
