@@ -47,7 +47,7 @@ from flows.polling import poll_feeds
 from flows.request import RunRequest
 from flows.settings import Settings
 from load import registry, store
-from load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, read_only, retrying
+from load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
 from load.locks import LockHolder, LockLost, RunWriter, acquire_lock
 from load.migrate import prepare
 from load.records import FeedPoll, FeedState, KnownArticle, PageResult
@@ -138,7 +138,7 @@ def run_ingest(
     with _lease(writer) as ensure_held:
         try:
             with _http_client(settings) as (client, policy):
-                crawl = progress.crawl = CrawlState(client, policy, _host_waits(writer))
+                crawl = progress.crawl = _crawl_state(client, policy, writer)
                 polled = progress.polled = poll_all_feeds(client, feeds, policy, crawl, summary)
                 page_plan = plan_fetches(writer, polled, settings, request.limit, summary)
                 batch = BatchContext(client, policy, crawl, writer, tagging.taxonomy.version)
@@ -161,14 +161,11 @@ def make_run_engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url, sqlite_busy_timeout=busy)
 
 
-def _host_waits(writer: RunWriter) -> dict[str, float]:
-    """Retry-After periods that earlier runs were asked for and that are still running."""
-
-    def read() -> dict[str, float]:
-        with Session(read_only(writer.engine)) as session:
-            return store.host_waits(session, datetime.now(UTC))
-
-    return retrying(read, writer.retry_seconds, "reading host waits")
+def _crawl_state(client: httpx.Client, policy: HttpPolicy, writer: RunWriter) -> CrawlState:
+    """The run's host memory, starting with the waits earlier runs were asked for that still run."""
+    now = datetime.now(UTC)
+    waits = writer.read(lambda session: store.host_waits(session, now), "reading host waits")
+    return CrawlState(client, policy, waits)
 
 
 def _fetch_and_load(
@@ -278,15 +275,12 @@ def plan_fetches(
     keys = [url_key(entry.link) for item in polled for entry in item.entries]
     feed_ids = [item.feed.id for item in polled]
 
-    def read() -> tuple[dict[str, KnownArticle], list[tuple[str, str]]]:
-        with Session(read_only(writer.engine)) as session:
-            known = store.known_articles(session, keys)
-            retries = store.articles_to_retry(
-                session, feed_ids, TRANSIENT_OUTCOMES, settings.max_page_attempts
-            )
+    def read(session: Session) -> tuple[dict[str, KnownArticle], list[tuple[str, str]]]:
+        known = store.known_articles(session, keys)
+        retries = store.articles_to_retry(session, feed_ids, TRANSIENT_OUTCOMES, settings.max_page_attempts)
         return known, retries
 
-    known, retries = retrying(read, writer.retry_seconds, "planning the page fetches")
+    known, retries = writer.read(read, "planning the page fetches")
     page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit)
     summary.articles_duplicate, summary.articles_deferred = page_plan.duplicates, page_plan.deferred
     get_run_logger().info(
@@ -474,11 +468,11 @@ def _lease(writer: RunWriter) -> Iterator[Callable[[], None]]:
 
 
 def _finish(writer: RunWriter, status: str, summary: RunSummary, error: str | None = None) -> None:
-    def finish() -> None:
-        with Session(writer.engine) as session, session.begin():
-            store.finish_run(session, writer.run_id, status, summary.as_dict(), error)
-
-    retrying(finish, writer.retry_seconds, "recording how the run ended")
+    counts, run_id = summary.as_dict(), writer.run_id
+    writer.unfenced().write(
+        lambda session: store.finish_run(session, run_id, status, counts, error),
+        "recording how the run ended",
+    )
 
 
 @contextmanager

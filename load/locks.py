@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session
 
-from load.db import retrying
+from load.db import read_only, retrying
 from load.models import RunLock
 from load.store import dialect_insert
 
@@ -102,6 +102,19 @@ class RunWriter:
                 return work(session)
 
         return retrying(once, self.retry_seconds, what)
+
+    def read(self, work: Callable[[Session], T], what: str) -> T:
+        """`work` in one read-only transaction (no fence, no write lock), retried like `write`."""
+
+        def once() -> T:
+            with Session(read_only(self.engine)) as session:
+                return work(session)
+
+        return retrying(once, self.retry_seconds, what)
+
+    def unfenced(self) -> RunWriter:
+        """This run's writer without its lock: for recording how the run ended, after the lock is gone."""
+        return replace(self, lock_name=None)
 
 
 def release_lock(session: Session, name: str, run_id: int) -> None:
