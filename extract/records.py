@@ -59,6 +59,10 @@ _TRANSIENT = frozenset(
 )
 
 
+# Outcomes of requests never made: they say nothing about the feed or page, and use up no attempt.
+NOT_REQUESTED = frozenset({Outcome.SKIPPED, Outcome.DEFERRED})
+
+
 @dataclass(frozen=True, slots=True)
 class Validators:
     """HTTP cache validators kept per feed for conditional GET."""

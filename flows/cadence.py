@@ -48,7 +48,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from extract.records import Outcome
+from extract.records import NOT_REQUESTED, Outcome
 
 # Fastest cadence: a feed lists its last 10-100 entries, so few publish fast enough to scroll one out
 # unseen within 10 minutes, and polling faster mostly costs the publisher bandwidth.
@@ -79,10 +79,9 @@ MAX_JITTER_FRACTION = 0.10
 
 HARD, SOFT, TEMPORARY = 1.0, 0.5, 0.25
 _SUCCESS = frozenset({Outcome.OK, Outcome.NOT_MODIFIED})
-_NOT_POLLED = frozenset({Outcome.DEFERRED, Outcome.SKIPPED})
 _WEIGHTS: dict[str, float] = {
     **dict.fromkeys(_SUCCESS, 0.0),
-    **dict.fromkeys(_NOT_POLLED, 0.0),  # no request was made: no evidence either way
+    **dict.fromkeys(NOT_REQUESTED, 0.0),  # no request was made: no evidence either way
     **dict.fromkeys(
         (
             Outcome.GONE,
@@ -146,7 +145,7 @@ def next_cadence(
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     interval = _clamp_interval(interval_seconds)
-    if outcome in _NOT_POLLED:
+    if outcome in NOT_REQUESTED:
         delay = max(_retry_after(retry_after_seconds), interval)
         next_poll_at = now.astimezone(UTC) + _jittered(delay, rng.uniform(0.0, MAX_JITTER_FRACTION))
         return Cadence(round(interval.total_seconds()), _clean_score(failure_score), next_poll_at)

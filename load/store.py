@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 # Keys per IN (...) query: well under SQLite's bound-parameter limit and PostgreSQL's comfort zone.
 KEY_CHUNK = 500
 OK = "ok"
-# Outcomes of requests never made (host breaker open, or the host deferred): they use up no attempt.
+# Outcomes of requests never made (host breaker open, or the host deferred): they use up no attempt. The
+# labels of extract.records.NOT_REQUESTED, spelled out because load/ does not import extract/.
 NOT_REQUESTED = frozenset({"skipped", "deferred"})
 DEFERRED = "deferred"
 LOAD_ERROR = "load_error"
@@ -276,11 +277,15 @@ def _error_name(error: DBAPIError) -> str:
 
 
 def _sum_counts(counts: Sequence[BatchCounts]) -> BatchCounts:
-    names = [f.name for f in fields(BatchCounts) if f.type == "int"]
-    numbers = {name: sum(getattr(count, name) for count in counts) for name in names}
+    """The counts of rows loaded one by one, as one batch's."""
     outcomes: Counter[str] = Counter()
     for count in counts:
         outcomes.update(dict(count.outcomes))
+    numbers = {
+        f.name: sum(getattr(count, f.name) for count in counts)
+        for f in fields(BatchCounts)
+        if f.name != "outcomes"
+    }
     return BatchCounts(**numbers, outcomes=tuple(sorted(outcomes.items())))
 
 

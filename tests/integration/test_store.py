@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from extract.records import NOT_REQUESTED
 from load import store
 from load.db import make_engine
 from load.migrate import upgrade
@@ -189,3 +190,7 @@ def test_text_from_outside_is_stored_alike_on_both_databases(session) -> None:
     assert article.url == "https://news.example/bad%00path%ED%A0%80"
     assert session.scalars(select(PageFetch.detail)).one() == article.title
     assert session.scalars(select(Entity.name)).one() == "N" * 300  # the column's length, on both
+
+
+def test_load_knows_the_same_outcomes_for_requests_never_made_as_extract() -> None:
+    assert store.NOT_REQUESTED == {str(outcome) for outcome in NOT_REQUESTED}
