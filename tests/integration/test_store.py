@@ -193,4 +193,4 @@ def test_text_from_outside_is_stored_alike_on_both_databases(session) -> None:
 
 
 def test_load_knows_the_same_outcomes_for_requests_never_made_as_extract() -> None:
-    assert store.NOT_REQUESTED == {str(outcome) for outcome in NOT_REQUESTED}
+    assert {str(outcome) for outcome in NOT_REQUESTED} == store.NOT_REQUESTED
