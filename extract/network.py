@@ -88,6 +88,8 @@ def resolve_within(resolve: Resolver, host: str, port: int, timeout: float | Non
     short-lived thread per new connection is cheap next to the round trips that follow it, and unlike a
     fixed pool, a few hung lookups cannot make every other host's lookup wait in a queue.
     """
+    if _is_ip_literal(host):  # nothing to look up: no thread, no wait
+        return resolve(host, port, type=socket.SOCK_STREAM)
     answer: Future[list[tuple[Any, ...]]] = Future()
 
     def run() -> None:
@@ -101,6 +103,14 @@ def resolve_within(resolve: Resolver, host: str, port: int, timeout: float | Non
         return answer.result(timeout)
     except TimeoutError:
         raise httpcore.ConnectTimeout(f"resolving {host!r} took over {timeout:.3g}s") from None
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=64)
