@@ -25,7 +25,7 @@ from pathlib import Path
 
 import trafilatura
 
-from transform.articles import EmptyExtraction, extract_article
+from newsetl.transform.articles import EmptyExtraction, extract_article
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "articles"
 SHINGLE_SIZE = 4  # the benchmark's n-gram size

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler
 
-from extract.client import make_client
-from extract.feeds import FeedRequest, fetch_feeds
-from extract.hosts import CrawlState
-from extract.pages import fetch_pages
-from extract.policy import HttpPolicy
-from extract.records import FetchResult
+from newsetl.extract.client import make_client
+from newsetl.extract.feeds import FeedRequest, fetch_feeds
+from newsetl.extract.hosts import CrawlState
+from newsetl.extract.pages import fetch_pages
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult
 from tests.localserver import LocalServer, Response, serving
 
 FEED = Response(

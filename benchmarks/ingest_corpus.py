@@ -19,13 +19,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from load.db import make_engine
-from load.models import Article, ArticleEntity, ArticleTopic, Topic
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, ArticleEntity, ArticleTopic, Topic
+from newsetl.transform.tagging import load_taxonomy
 from tests.conftest import CORPUS
 from tests.corpus_site import serve_articles
 from tests.databases import data_counts
 from tests.localserver import serving
-from transform.tagging import load_taxonomy
 
 
 def main() -> None:

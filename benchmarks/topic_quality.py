@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
+from newsetl.transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
 
 DEFAULT_DEV = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "topics" / "dev.jsonl"
 

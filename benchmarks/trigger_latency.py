@@ -25,8 +25,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from load.db import make_engine
-from load.models import Run
+from newsetl.load.db import make_engine
+from newsetl.load.models import Run
 from tests.conftest import CORPUS
 from tests.corpus_site import serve_articles
 from tests.localserver import LocalServer, serving

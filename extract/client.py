@@ -61,10 +61,10 @@ from email.utils import parsedate_to_datetime
 import httpcore
 import httpx
 
-from extract.decode import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder, DecodeError, parse_codings
-from extract.network import GuardedBackend, Resolver, SsrfBlocked, deadline, time_left
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome, Validators
+from newsetl.extract.decode import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder, DecodeError, parse_codings
+from newsetl.extract.network import GuardedBackend, Resolver, SsrfBlocked, deadline, time_left
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome, Validators
 
 logger = logging.getLogger(__name__)
 

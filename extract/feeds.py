@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import httpx
 
-from extract.client import fetch_feed
-from extract.hosts import CrawlState, HostState, by_host
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Validators
+from newsetl.extract.client import fetch_feed
+from newsetl.extract.hosts import CrawlState, HostState, by_host
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Validators
 
 logger = logging.getLogger(__name__)
 

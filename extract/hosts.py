@@ -29,10 +29,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from extract.client import check_url
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome
-from extract.robots import RobotsCache
+from newsetl.extract.client import check_url
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome
+from newsetl.extract.robots import RobotsCache
 
 # A host that timed out or refused a connection is left alone for the rest of the run: every further
 # request would most likely cost another full deadline (a dead host with ten feeds: ten minutes).

@@ -15,11 +15,11 @@ from dataclasses import replace
 
 import httpx
 
-from extract.client import fetch
-from extract.hosts import CrawlState, HostState, ResultCallback, by_host
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome
-from extract.robots import RobotsCache, RobotsRules
+from newsetl.extract.client import fetch
+from newsetl.extract.hosts import CrawlState, HostState, ResultCallback, by_host
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome
+from newsetl.extract.robots import RobotsCache, RobotsRules
 
 logger = logging.getLogger(__name__)
 

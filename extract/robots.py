@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 import httpx
 from protego import Protego
 
-from extract.client import fetch
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome
+from newsetl.extract.client import fetch
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome
 
 logger = logging.getLogger(__name__)
 

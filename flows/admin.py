@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from flows.feedlist import feeds_from_urls
-from flows.status import render_status
-from load import registry
-from load.db import read_only
-from load.queries import feed_health, recent_runs
-from load.records import FeedSpec
+from newsetl.flows.feedlist import feeds_from_urls
+from newsetl.flows.status import render_status
+from newsetl.load import registry
+from newsetl.load.db import read_only
+from newsetl.load.queries import feed_health, recent_runs
+from newsetl.load.records import FeedSpec
 
 
 def sync_feeds(engine: Engine, specs: list[FeedSpec]) -> str:

@@ -48,7 +48,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from extract.records import NOT_REQUESTED, Outcome
+from newsetl.extract.records import NOT_REQUESTED, Outcome
 
 # Fastest cadence: a feed lists its last 10-100 entries, so few publish fast enough to scroll one out
 # unseen within 10 minutes, and polling faster mostly costs the publisher bandwidth.

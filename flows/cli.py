@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows import admin
-from flows.feedlist import FeedListError, read_feed_file
-from flows.lease import RUN_LEASE
-from flows.request import RunRequest
-from flows.settings import ENV_PREFIX, Settings, SettingsError
-from load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
+from newsetl.flows import admin
+from newsetl.flows.feedlist import FeedListError, read_feed_file
+from newsetl.flows.lease import RUN_LEASE
+from newsetl.flows.request import RunRequest
+from newsetl.flows.settings import ENV_PREFIX, Settings, SettingsError
+from newsetl.load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -178,7 +178,7 @@ def command_run(args: argparse.Namespace) -> int:
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))
     _prefect_defaults()
-    from flows.ingest import ingest  # Prefect is imported only for commands that run a flow
+    from newsetl.flows.ingest import ingest  # Prefect is imported only for commands that run a flow
 
     began = time.monotonic()
     try:
@@ -201,15 +201,15 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_extract(_args: argparse.Namespace) -> int:
-    from flows.jsonl import extract_lines, non_blank
+    from newsetl.flows.jsonl import extract_lines, non_blank
 
     extract_lines(non_blank(sys.stdin), sys.stdout)
     return 0
 
 
 def command_tag(args: argparse.Namespace) -> int:
-    from flows.jsonl import non_blank, tag_lines
-    from transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
+    from newsetl.flows.jsonl import non_blank, tag_lines
+    from newsetl.transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
 
     settings = _settings()
     model = args.model or settings.spacy_model or default_model_name()
@@ -232,7 +232,7 @@ def command_serve(args: argparse.Namespace) -> int:
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))
     _prefect_defaults()
-    from flows.serving import prefect_api, serve_ingest
+    from newsetl.flows.serving import prefect_api, serve_ingest
 
     with _settings_in_environment(settings), prefect_api(args.prefect_port):
         serve_ingest(timedelta(minutes=args.every), {"feeds_file": feeds_file})
@@ -293,7 +293,7 @@ def command_status(args: argparse.Namespace) -> int:
 
 
 def command_db_upgrade(args: argparse.Namespace) -> int:
-    from load.migrate import current_revision, upgrade
+    from newsetl.load.migrate import current_revision, upgrade
 
     engine = _connectable(_settings(database_url=args.db).database_url)
     upgrade(engine)
@@ -302,7 +302,7 @@ def command_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def command_db_current(args: argparse.Namespace) -> int:
-    from load.migrate import current_revision, head_revision
+    from newsetl.load.migrate import current_revision, head_revision
 
     engine = _connectable(_settings(database_url=args.db).database_url)
     print(f"database revision {current_revision(engine) or 'none'}; this newsetl expects {head_revision()}")
@@ -322,7 +322,7 @@ def _request(settings: Settings, urls: list[str] | None, feeds_file: str | None,
 
 
 def _check_schema(engine: Engine) -> None:
-    from load.migrate import SchemaBehind, prepare
+    from newsetl.load.migrate import SchemaBehind, prepare
 
     try:
         prepare(engine)
@@ -345,7 +345,7 @@ def _prefect_defaults() -> None:
 
 
 def _check_tagging(settings: Settings) -> None:
-    from flows.pagework import resolve_tagging
+    from newsetl.flows.pagework import resolve_tagging
 
     try:
         resolve_tagging(settings)

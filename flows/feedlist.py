@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from load.records import FeedSpec
-from transform.urls import host_of, resolve_link, url_key
+from newsetl.load.records import FeedSpec
+from newsetl.transform.urls import host_of, resolve_link, url_key
 
 MAX_SOURCE_CHARS = 200  # the width of sources.name
 

@@ -33,27 +33,27 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from extract.client import make_client
-from extract.hosts import CrawlState
-from extract.pages import fetch_pages
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome
-from flows.cadence import next_cadence
-from flows.cpu import KillablePool, Overrun
-from flows.lease import RUN_LEASE, LeaseKeeper
-from flows.pagework import PageInput, PageOutput, TaggingSetup, make_page_handler, resolve_tagging
-from flows.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
-from flows.polling import poll_feeds
-from flows.request import RunRequest
-from flows.settings import Settings
-from load import registry, store
-from load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
-from load.locks import LockHolder, LockLost, RunWriter, acquire_lock
-from load.migrate import prepare
-from load.records import FeedPoll, FeedState, KnownArticle, PageResult
-from transform.urls import url_key
+from newsetl.extract.client import make_client
+from newsetl.extract.hosts import CrawlState
+from newsetl.extract.pages import fetch_pages
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome
+from newsetl.flows.cadence import next_cadence
+from newsetl.flows.cpu import KillablePool, Overrun
+from newsetl.flows.lease import RUN_LEASE, LeaseKeeper
+from newsetl.flows.pagework import PageInput, PageOutput, TaggingSetup, make_page_handler, resolve_tagging
+from newsetl.flows.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
+from newsetl.flows.polling import poll_feeds
+from newsetl.flows.request import RunRequest
+from newsetl.flows.settings import Settings
+from newsetl.load import registry, store
+from newsetl.load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
+from newsetl.load.locks import LockHolder, LockLost, RunWriter, acquire_lock
+from newsetl.load.migrate import prepare
+from newsetl.load.records import FeedPoll, FeedState, KnownArticle, PageResult
+from newsetl.transform.urls import url_key
 
-LIBRARY_LOGGERS = ("extract", "transform", "load", "flows")
+LIBRARY_LOGGERS = ("newsetl",)
 # Characters of an article the tagger reads; past that it tags the head and flags the article, stored as
 # articles.tag_truncated (spaCy refuses texts over its max_length, and 1,000,000 characters take 3 GB).
 TAGGER_MAX_CHARS = 100_000

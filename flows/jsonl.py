@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, TextIO
 
-from transform.articles import EmptyExtraction, extract_article
-from transform.records import ExtractedArticle, Tagging
-from transform.tagging import Tagger
+from newsetl.transform.articles import EmptyExtraction, extract_article
+from newsetl.transform.records import ExtractedArticle, Tagging
+from newsetl.transform.tagging import Tagger
 
 # Texts handed to spaCy's nlp.pipe at once: big enough to batch well, small enough to stream.
 TAG_BATCH = 32

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from load.locks import LockLost, release_lock, renew_lock
+from newsetl.load.locks import LockLost, release_lock, renew_lock
 
 logger = logging.getLogger(__name__)
 

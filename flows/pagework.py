@@ -7,10 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.settings import Settings
-from transform.articles import EmptyExtraction, decode_html, extract_article
-from transform.records import ExtractedArticle, Tagging
-from transform.tagging import (
+from newsetl.flows.settings import Settings
+from newsetl.transform.articles import EmptyExtraction, decode_html, extract_article
+from newsetl.transform.records import ExtractedArticle, Tagging
+from newsetl.transform.tagging import (
     Tagger,
     Taxonomy,
     default_model_name,

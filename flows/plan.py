@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from extract.records import Outcome
-from load.records import FeedPoll, FeedState, KnownArticle, Listing
-from transform.records import FeedEntry
-from transform.urls import host_of, url_key
+from newsetl.extract.records import Outcome
+from newsetl.load.records import FeedPoll, FeedState, KnownArticle, Listing
+from newsetl.transform.records import FeedEntry
+from newsetl.transform.urls import host_of, url_key
 
 TRANSIENT_OUTCOMES = frozenset(o.value for o in Outcome if o.is_transient)
 

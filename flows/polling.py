@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from extract.feeds import FeedRequest, fetch_feeds
-from extract.hosts import CrawlState
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome, Validators
-from flows.plan import PolledFeed
-from load.records import FeedPoll, FeedState
-from transform.feeds import FeedParseError, parse_feed
-from transform.records import ParsedFeed
+from newsetl.extract.feeds import FeedRequest, fetch_feeds
+from newsetl.extract.hosts import CrawlState
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome, Validators
+from newsetl.flows.plan import PolledFeed
+from newsetl.load.records import FeedPoll, FeedState
+from newsetl.transform.feeds import FeedParseError, parse_feed
+from newsetl.transform.records import ParsedFeed
 
 # How often a feed is polled without validators and judged on its entries, whatever 304s it answers.
 FULL_POLL_EVERY = timedelta(days=1)

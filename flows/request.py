@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.feedlist import feeds_from_urls, read_feed_file
-from flows.settings import Settings
-from load.records import FeedSpec
-from load.registry import Shard
+from newsetl.flows.feedlist import feeds_from_urls, read_feed_file
+from newsetl.flows.settings import Settings
+from newsetl.load.records import FeedSpec
+from newsetl.load.registry import Shard
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ import httpx
 from prefect import serve
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
-from flows.ingest import ingest
+from newsetl.flows.ingest import ingest
 
 SCHEDULED = "scheduled"  # polls due feeds every interval
 MANUAL = "manual"  # no schedule: `prefect deployment run 'ingest/manual' --param ...`

@@ -15,7 +15,7 @@ from typing import Any
 
 ENV_PREFIX = "NEWSETL_"
 DEFAULT_DATABASE_URL = "sqlite:///newsetl.db"
-BUNDLED_FEEDS = Path(str(files("flows").joinpath("feeds.yaml")))
+BUNDLED_FEEDS = Path(str(files("newsetl.flows").joinpath("feeds.yaml")))
 
 
 class SettingsError(ValueError):

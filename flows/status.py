@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from load.queries import FeedHealth, RunRow
+from newsetl.load.queries import FeedHealth, RunRow
 
 # A failure score this high means at least one whole failed poll since the last success (partial failures
 # add fractions), so the feed needs a look.

@@ -21,9 +21,9 @@ from typing import TypeVar, cast
 from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session
 
-from load.db import read_only, retrying
-from load.models import RunLock
-from load.store import dialect_insert
+from newsetl.load.db import read_only, retrying
+from newsetl.load.models import RunLock
+from newsetl.load.store import dialect_insert
 
 T = TypeVar("T")
 

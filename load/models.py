@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from load.types import StoredJSON, StoredString, StoredText, StoredURL, UTCDateTime
+from newsetl.load.types import StoredJSON, StoredString, StoredText, StoredURL, UTCDateTime
 
 # Named constraints, so migrations can address them by name on every dialect.
 NAMING_CONVENTION = {

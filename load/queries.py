@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
-from load.models import Feed, FeedFetch, FeedItem, Run, RunLock, Source
+from newsetl.load.models import Feed, FeedFetch, FeedItem, Run, RunLock, Source
 
 DAY = timedelta(days=1)
 # SQLite compares datetimes as text, and its server clock writes '2024-02-01 00:00:00' (no fraction), which

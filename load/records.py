@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from transform.records import ExtractedArticle, Tagging
+from newsetl.transform.records import ExtractedArticle, Tagging
 
 
 @dataclass(frozen=True, slots=True)

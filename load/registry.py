@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from load.models import Feed, Source
-from load.records import FeedSpec, FeedState
-from load.store import feed_state, upsert_feeds
+from newsetl.load.models import Feed, Source
+from newsetl.load.records import FeedSpec, FeedState
+from newsetl.load.store import feed_state, upsert_feeds
 
 ACTIVE, UNLISTED, DISABLED = "active", "unlisted", "disabled"
 REGISTERED_ORIGINS = ("file", "cli")  # origins a scheduled run polls

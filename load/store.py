@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from load.models import (
+from newsetl.load.models import (
     Article,
     ArticleEntity,
     ArticleTopic,
@@ -34,8 +34,8 @@ from load.models import (
     Source,
     Topic,
 )
-from load.records import BatchCounts, FeedPoll, FeedSpec, FeedState, KnownArticle, Listing, PageResult
-from transform.text import storable
+from newsetl.load.records import BatchCounts, FeedPoll, FeedSpec, FeedState, KnownArticle, Listing, PageResult
+from newsetl.transform.text import storable
 
 logger = logging.getLogger(__name__)
 

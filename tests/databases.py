@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from load.models import Base
+from newsetl.load.models import Base
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TESTS_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from extract.policy import HttpPolicy
+from newsetl.extract.policy import HttpPolicy
 
 LOCAL_POLICY = HttpPolicy(
     allowed_networks=("127.0.0.0/8",),

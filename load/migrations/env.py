@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from load.models import Base
+from newsetl.load.models import Base
 
 engine = context.config.attributes["engine"]
 # Two runs starting at once on an empty PostgreSQL database must not both create the schema: the first

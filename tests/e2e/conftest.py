@@ -61,7 +61,7 @@ def _feed(path: Path, base: str, content_type: str) -> Response:
 def run_flow(database_url: str, **parameters: Any) -> dict[str, object]:
     """The ingest flow into `database_url`, handed over as newsetl hands it: in the environment, never as a
     flow parameter (Prefect would store it, password and all)."""
-    from flows.ingest import ingest
+    from newsetl.flows.ingest import ingest
 
     saved = os.environ.get("NEWSETL_DATABASE_URL")
     os.environ["NEWSETL_DATABASE_URL"] = database_url

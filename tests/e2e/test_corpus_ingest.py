@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from load.db import make_engine
-from load.models import Article, ArticleEntity
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, ArticleEntity
 from tests.conftest import corpus_dir
 from tests.corpus_site import ground_truth, serve_articles
 from tests.databases import data_counts

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from load.db import make_engine
-from load.models import Article, ArticleEntity, ArticleTopic, FeedItem, PageFetch, Run, RunLock
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, ArticleEntity, ArticleTopic, FeedItem, PageFetch, Run, RunLock
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import run_flow, write_feeds_file
 from tests.localserver import LocalServer, Response

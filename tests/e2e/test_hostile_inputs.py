@@ -6,8 +6,8 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from load.db import make_engine
-from load.models import Article, FeedFetch
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, FeedFetch
 from tests.conftest import corpus_dir
 from tests.databases import data_counts
 from tests.e2e.conftest import run_flow

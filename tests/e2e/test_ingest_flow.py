@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from load.db import make_engine
-from load.locks import LockLost, acquire_lock
-from load.models import (
+from newsetl.load.db import make_engine
+from newsetl.load.locks import LockLost, acquire_lock
+from newsetl.load.models import (
     Article,
     ArticleEntity,
     ArticleTopic,
@@ -183,7 +183,7 @@ def test_library_log_records_reach_the_flow_run_logs(site, database_url, tmp_pat
 
     with get_client(sync_client=True) as client:
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
-    page_lines = [log.message for log in logs if log.name == "extract.pages"]
+    page_lines = [log.message for log in logs if log.name == "newsetl.extract.pages"]
     assert any("outcome=not_html" in line and "report.pdf" in line for line in page_lines)
 
 

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from load.db import make_engine
-from load.models import Article, FeedFetch, Run, RunLock
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, FeedFetch, Run, RunLock
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import run_flow, write_feeds_file
 from tests.localserver import LocalServer, Response

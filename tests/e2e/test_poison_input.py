@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from load.db import make_engine
-from load.models import Article, ArticleEntity, Entity, Feed, FeedFetch, FeedItem, PageFetch, Run
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, ArticleEntity, Entity, Feed, FeedFetch, FeedItem, PageFetch, Run
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import run_flow
 from tests.localserver import LocalServer, Response

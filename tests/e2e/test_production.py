@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from load.db import make_engine
-from load.models import Article, FeedItem
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, FeedItem
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer

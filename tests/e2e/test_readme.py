@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from extract.records import Outcome
-from flows.cli import build_parser
-from flows.settings import ENV_PREFIX, Settings
-from load.db import make_engine
+from newsetl.extract.records import Outcome
+from newsetl.flows.cli import build_parser
+from newsetl.flows.settings import ENV_PREFIX, Settings
+from newsetl.load.db import make_engine
 from tests.e2e.conftest import run_flow, write_feeds_file
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from flows.ingest import TAGGER_MAX_CHARS, ingest
-from load.db import make_engine
-from load.models import Article, Feed, FeedFetch, Host
+from newsetl.flows.ingest import TAGGER_MAX_CHARS, ingest
+from newsetl.load.db import make_engine
+from newsetl.load.models import Article, Feed, FeedFetch, Host
 from tests.e2e.conftest import HTML, SITE, run_flow
 from tests.localserver import LocalServer, Response
 

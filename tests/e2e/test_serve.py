@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from load.db import make_engine
-from load.models import Run
+from newsetl.load.db import make_engine
+from newsetl.load.models import Run
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer
 from tests.processes import answers, free_port, wait_until

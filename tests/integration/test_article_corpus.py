@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.extraction_quality import Page, baseline, load_corpus, score_pages
+from newsetl.transform.articles import decode_html, extract_article
+from newsetl.transform.records import ExtractedArticle
 from tests.conftest import corpus_dir
-from transform.articles import decode_html, extract_article
-from transform.records import ExtractedArticle
 
 pytestmark = pytest.mark.corpus
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from load.db import make_engine
+from newsetl.flows.cli import main
+from newsetl.load.db import make_engine
 
 SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
 
@@ -128,7 +128,7 @@ def test_tag_jsonl_answers_a_non_string_title_with_an_error_line_and_goes_on() -
 
 
 def test_run_refuses_a_database_whose_schema_is_behind(tmp_path, capsys) -> None:
-    from load.migrate import upgrade
+    from newsetl.load.migrate import upgrade
 
     url = f"sqlite:///{tmp_path}/old.db"
     upgrade(make_engine(url), "0001")
@@ -152,8 +152,8 @@ def test_status_shows_runs_and_flags_a_broken_feed(tmp_path, capsys) -> None:
 
     from sqlalchemy.orm import Session
 
-    from load import store
-    from load.records import FeedPoll, FeedSpec
+    from newsetl.load import store
+    from newsetl.load.records import FeedPoll, FeedSpec
 
     url = f"sqlite:///{tmp_path}/status.db"
     assert main(["db", "upgrade", "--db", url]) == 0

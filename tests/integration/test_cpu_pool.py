@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from flows.cpu import KillablePool, Overrun, WorkerError
+from newsetl.flows.cpu import KillablePool, Overrun, WorkerError
 
 
 def _make_handler(offset: int) -> Callable[[object], object]:

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from load.db import DatabaseUnavailable, make_engine, read_only, retrying
+from newsetl.load.db import DatabaseUnavailable, make_engine, read_only, retrying
 from tests.databases import POSTGRES_ADMIN_URL
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from extract.records import Outcome
+from newsetl.extract.records import Outcome
+from newsetl.transform.feeds import FeedParseError, parse_feed
+from newsetl.transform.records import ParsedFeed
+from newsetl.transform.urls import normalize_url, resolve_link
 from tests.conftest import corpus_dir
-from transform.feeds import FeedParseError, parse_feed
-from transform.records import ParsedFeed
-from transform.urls import normalize_url, resolve_link
 
 pytestmark = pytest.mark.corpus
 

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from extract.client import FEED_ACCEPT, check_url, fetch, fetch_feed, make_client
-from extract.policy import HttpPolicy
-from extract.records import Outcome, Validators
+from newsetl.extract.client import FEED_ACCEPT, check_url, fetch, fetch_feed, make_client
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import Outcome, Validators
 from tests.localserver import LocalServer, Response, serving
 
 POLICY = HttpPolicy(

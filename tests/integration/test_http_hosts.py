@@ -8,12 +8,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
-from extract.client import make_client
-from extract.feeds import FeedRequest, fetch_feeds
-from extract.hosts import CrawlState
-from extract.pages import fetch_pages
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome
+from newsetl.extract.client import make_client
+from newsetl.extract.feeds import FeedRequest, fetch_feeds
+from newsetl.extract.hosts import CrawlState
+from newsetl.extract.pages import fetch_pages
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome
 from tests.hostpolicy import local_policy
 from tests.localserver import LocalServer, Response
 

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from extract.client import make_client
-from extract.pages import CrawlState, fetch_pages
-from extract.policy import HttpPolicy
-from extract.records import FetchResult, Outcome
+from newsetl.extract.client import make_client
+from newsetl.extract.pages import CrawlState, fetch_pages
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import FetchResult, Outcome
 from tests.hostpolicy import LOCAL_POLICY, local_policy
 from tests.localserver import Response
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from extract.client import fetch, make_client
-from extract.pages import fetch_pages
-from extract.policy import HttpPolicy
-from extract.records import Outcome
+from newsetl.extract.client import fetch, make_client
+from newsetl.extract.pages import fetch_pages
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import Outcome
 from tests.localserver import LocalServer, Response, serving
 
 PUBLIC_ONLY = HttpPolicy(allowed_networks=("127.0.0.2/32",), connect_timeout=2.0, read_timeout=2.0)

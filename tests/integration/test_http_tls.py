@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from extract.client import fetch, make_client
-from extract.policy import HttpPolicy
-from extract.records import Outcome
+from newsetl.extract.client import fetch, make_client
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import Outcome
 from tests.localserver import LocalServer, Response, serving, tls_contexts
 
 POLICY = HttpPolicy(allowed_networks=("127.0.0.0/8",), connect_timeout=2.0, read_timeout=2.0)

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flows.lease import LeaseKeeper
-from load.db import make_engine
-from load.locks import LockLost, acquire_lock, fence, release_lock, renew_lock
-from load.migrate import upgrade
-from load.models import RunLock
+from newsetl.flows.lease import LeaseKeeper
+from newsetl.load.db import make_engine
+from newsetl.load.locks import LockLost, acquire_lock, fence, release_lock, renew_lock
+from newsetl.load.migrate import upgrade
+from newsetl.load.models import RunLock
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 LEASE = timedelta(minutes=30)

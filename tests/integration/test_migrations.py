@@ -5,9 +5,16 @@ from __future__ import annotations
 from alembic import command
 from sqlalchemy import inspect
 
-from load.db import make_engine
-from load.migrate import alembic_config, check, current_revision, head_revision, is_up_to_date, upgrade
-from load.models import Base
+from newsetl.load.db import make_engine
+from newsetl.load.migrate import (
+    alembic_config,
+    check,
+    current_revision,
+    head_revision,
+    is_up_to_date,
+    upgrade,
+)
+from newsetl.load.models import Base
 
 
 def test_migrations_build_the_models_schema_and_come_down_again(database_url) -> None:

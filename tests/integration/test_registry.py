@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from load import registry
-from load.db import make_engine
-from load.migrate import upgrade
-from load.models import Feed
-from load.records import FeedSpec
-from load.store import upsert_feeds
-from transform.urls import url_key
+from newsetl.load import registry
+from newsetl.load.db import make_engine
+from newsetl.load.migrate import upgrade
+from newsetl.load.models import Feed
+from newsetl.load.records import FeedSpec
+from newsetl.load.store import upsert_feeds
+from newsetl.transform.urls import url_key
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.orm import Session
 
-from flows.status import ago, is_broken, render_status, run_state, sparkline
-from load import queries, store
-from load.db import make_engine
-from load.locks import acquire_lock
-from load.migrate import upgrade
-from load.models import Article, Feed, FeedItem, Run
-from load.records import FeedPoll, FeedSpec, Listing, PageResult
+from newsetl.flows.status import ago, is_broken, render_status, run_state, sparkline
+from newsetl.load import queries, store
+from newsetl.load.db import make_engine
+from newsetl.load.locks import acquire_lock
+from newsetl.load.migrate import upgrade
+from newsetl.load.models import Article, Feed, FeedItem, Run
+from newsetl.load.records import FeedPoll, FeedSpec, Listing, PageResult
 
 DAY = timedelta(days=1)
 URLS = [

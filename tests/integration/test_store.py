@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from extract.records import NOT_REQUESTED
-from load import store
-from load.db import make_engine
-from load.migrate import upgrade
-from load.models import Article, Entity, PageFetch, Run
-from load.records import FeedPoll, FeedSpec, Listing, PageResult
+from newsetl.extract.records import NOT_REQUESTED
+from newsetl.load import store
+from newsetl.load.db import make_engine
+from newsetl.load.migrate import upgrade
+from newsetl.load.models import Article, Entity, PageFetch, Run
+from newsetl.load.records import FeedPoll, FeedSpec, Listing, PageResult
+from newsetl.transform.records import EntityCount, ExtractedArticle, Tagging, TopicHit
 from tests.databases import data_counts
-from transform.records import EntityCount, ExtractedArticle, Tagging, TopicHit
 
 TAGGING = Tagging(
     entities=(EntityCount("Gaza", "GPE", 3, 10), EntityCount("Hamas", "ORG", 1, 40)),

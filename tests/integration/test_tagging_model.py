@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from newsetl.transform.tagging import DEFAULT_MODELS, Tagger, default_model_name, load_pipeline, load_taxonomy
 from tests.conftest import corpus_dir
-from transform.tagging import DEFAULT_MODELS, Tagger, default_model_name, load_pipeline, load_taxonomy
 
 
 @pytest.fixture(scope="module")

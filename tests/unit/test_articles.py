@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from transform.articles import (
+from newsetl.transform.articles import (
     MAX_HTML_CHARS,
     EmptyExtraction,
     decode_html,

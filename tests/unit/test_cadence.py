@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from extract.records import Outcome
-from flows.cadence import (
+from newsetl.extract.records import Outcome
+from newsetl.flows.cadence import (
     BACKOFF_STEP,
     DEFAULT_INTERVAL,
     LENGTHEN_FACTOR,

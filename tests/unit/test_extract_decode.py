@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from extract.decode import BodyTooLarge, CappedDecoder, DecodeError, parse_codings
+from newsetl.extract.decode import BodyTooLarge, CappedDecoder, DecodeError, parse_codings
 
 TEXT = b"<rss><channel><title>Ceasefire talks</title></channel></rss>\n" * 200
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpcore
 import pytest
 
-from extract.network import GuardedBackend, deadline, is_address_allowed, resolve_within
+from newsetl.extract.network import GuardedBackend, deadline, is_address_allowed, resolve_within
 
 BLOCKED = [
     "127.0.0.1",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from extract.pages import sniff_page
-from extract.records import FetchResult, Outcome
-from extract.robots import robots_url, rules_from_fetch
+from newsetl.extract.pages import sniff_page
+from newsetl.extract.records import FetchResult, Outcome
+from newsetl.extract.robots import robots_url, rules_from_fetch
 
 HTML = b"<!DOCTYPE html><html><head><title>t</title></head><body><p>Aid convoys</p></body></html>"
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from extract.client import check_url, classify_status, fetch, parse_content_type, parse_retry_after
-from extract.policy import HttpPolicy
-from extract.records import Outcome, Validators
+from newsetl.extract.client import check_url, classify_status, fetch, parse_content_type, parse_retry_after
+from newsetl.extract.policy import HttpPolicy
+from newsetl.extract.records import Outcome, Validators
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 

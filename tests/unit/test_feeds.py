@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from extract.records import Outcome
-from transform.feeds import MAX_FEED_BYTES, FeedParseError, parse_feed
-from transform.records import FeedEntry, ParsedFeed
+from newsetl.extract.records import Outcome
+from newsetl.transform.feeds import MAX_FEED_BYTES, FeedParseError, parse_feed
+from newsetl.transform.records import FeedEntry, ParsedFeed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 FEED_URL = "https://news.example.org/feeds/all.rss"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flows.plan import PolledFeed, needs_fetch, plan_pages
-from load.records import FeedPoll, FeedState, KnownArticle
-from transform.records import FeedEntry
-from transform.urls import url_key
+from newsetl.flows.plan import PolledFeed, needs_fetch, plan_pages
+from newsetl.load.records import FeedPoll, FeedState, KnownArticle
+from newsetl.transform.records import FeedEntry
+from newsetl.transform.urls import url_key
 
 
 def _polled(feed_id: int, *links: str) -> PolledFeed:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from extract.records import FetchResult, Outcome
-from extract.robots import MAX_CRAWL_DELAY, rules_from_fetch
+from newsetl.extract.records import FetchResult, Outcome
+from newsetl.extract.robots import MAX_CRAWL_DELAY, rules_from_fetch
 
 ORIGIN = "https://news.example"
 

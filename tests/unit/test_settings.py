@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import Settings, SettingsError
+from newsetl.flows.settings import Settings, SettingsError
 
 
 def test_values_are_parsed_by_type() -> None:

@@ -6,8 +6,8 @@ import pytest
 import spacy
 from spacy.language import Language
 
-from transform.records import EntityCount
-from transform.tagging import (
+from newsetl.transform.records import EntityCount
+from newsetl.transform.tagging import (
     EVIDENCE_MAX_CHARS,
     Tagger,
     load_pipeline,

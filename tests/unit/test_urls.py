@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from transform.urls import host_of, normalize_url, resolve_link, url_key
+from newsetl.transform.urls import host_of, normalize_url, resolve_link, url_key
 
 TRACKING = ["utm_source", "utm_medium", "utm_campaign", "UTM_Content", "fbclid", "gclid", "mc_cid", "mc_eid"]
 TRACKING += ["igshid", "msclkid", "at_medium", "at_campaign"]
