@@ -385,7 +385,7 @@ def _error_outcome(exc: Exception) -> tuple[Outcome, str]:
     """Outcome for an exception raised before any response arrived."""
     detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SsrfBlocked):
-        return Outcome.SSRF_BLOCKED, str(exc)
+        return exc.outcome, exc.detail
     if isinstance(exc, httpx.TimeoutException):
         return Outcome.TIMEOUT, detail
     if isinstance(exc, httpx.ConnectError) and _caused_by(exc, ssl.SSLError):
@@ -418,10 +418,8 @@ def _read_body(response: httpx.Response, ask: _Ask, result: FetchResult) -> Fetc
         return replace(result, outcome=Outcome.TOO_LARGE, detail=detail)
     try:
         body = _stream(response, CappedDecoder(codings, ask.max_bytes, ask.keep_head))
-    except DecodeError as exc:
-        return replace(result, outcome=Outcome.BAD_ENCODING, detail=str(exc))
-    except BodyTooLarge as exc:
-        return replace(result, outcome=Outcome.TOO_LARGE, detail=str(exc))
+    except (DecodeError, BodyTooLarge) as exc:
+        return replace(result, outcome=exc.outcome, detail=exc.detail)
     except httpx.TimeoutException as exc:
         return replace(result, outcome=Outcome.TIMEOUT, detail=f"{type(exc).__name__}: {exc}")
     except httpx.TransportError as exc:

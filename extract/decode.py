@@ -9,18 +9,25 @@ from __future__ import annotations
 
 import zlib
 
+from newsetl.extract.errors import InputError
+from newsetl.extract.records import Outcome
+
 # Codings we advertise in Accept-Encoding and can undo; anything else (br, zstd, compress) is refused
 # rather than stored as if it were the document.
 SUPPORTED_CODINGS = frozenset({"gzip", "x-gzip", "deflate"})
 ACCEPT_ENCODING = "gzip, deflate"
 
 
-class DecodeError(Exception):
+class DecodeError(InputError):
     """The body is not valid in its declared Content-Encoding (corrupt, or an unsupported coding)."""
 
+    outcome = Outcome.BAD_ENCODING
 
-class BodyTooLarge(Exception):
+
+class BodyTooLarge(InputError):
     """Decoding would produce more than the cap."""
+
+    outcome = Outcome.TOO_LARGE
 
 
 def parse_codings(header: str | None) -> list[str]:

@@ -178,7 +178,10 @@ class CrawlState:
 
 
 def host_name(url: str) -> str:
-    """The host a URL's requests count against (lower case, as httpx connects to it)."""
+    """The host a URL's requests count against (lower case, as httpx connects to it); "" for a URL that
+    is never requested (check_url refuses it), so that any string can be grouped by host."""
+    if check_url(url) is not None:
+        return ""
     return httpx.URL(url).host.lower()
 
 

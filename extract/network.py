@@ -29,6 +29,9 @@ from typing import Any
 import httpcore
 from httpcore import SOCKET_OPTION, NetworkStream, SyncBackend
 
+from newsetl.extract.errors import InputError
+from newsetl.extract.records import Outcome
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Same shape as socket.getaddrinfo, so tests can pass a resolver that "rebinds" between calls.
@@ -42,11 +45,13 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _deadline: ContextVar[float | None] = ContextVar("newsetl_http_deadline", default=None)
 
 
-class SsrfBlocked(Exception):
+class SsrfBlocked(InputError):
     """A connection was refused by the guard because the host resolved to a non-public address.
 
     Deliberately not an httpcore/httpx exception, so httpx passes it through unmapped to `fetch`.
     """
+
+    outcome = Outcome.SSRF_BLOCKED
 
     def __init__(self, host: str, address: str) -> None:
         super().__init__(f"{host} resolved to non-public address {address}")

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from newsetl.flows.feedlist import feeds_from_urls
+from newsetl.flows.feedlist import feed_spec, feeds_from_urls
 from newsetl.flows.status import render_status
 from newsetl.load import registry
 from newsetl.load.db import read_only
 from newsetl.load.queries import feed_health, recent_runs
-from newsetl.load.records import FeedSpec
+from newsetl.transform.records import FeedSpec
 
 
 def sync_feeds(engine: Engine, specs: list[FeedSpec]) -> str:
@@ -23,8 +23,7 @@ def sync_feeds(engine: Engine, specs: list[FeedSpec]) -> str:
 
 
 def add_feed(engine: Engine, url: str, source: str | None) -> str:
-    (spec,) = feeds_from_urls([url])
-    spec = FeedSpec(spec.url, spec.url_key, source, spec.url.split("/")[2] if source else None)
+    spec = feed_spec(url, source)
     with Session(engine) as session, session.begin():
         registry.add_feed(session, spec)
     return f"added {spec.url}: polled by every run from now on"

@@ -1,7 +1,11 @@
 """The `newsetl` command: a thin face on the flows and on transform/.
 
-Exit codes: 0 done (a run that recorded failed feeds or pages is still done), 1 the run itself failed,
-2 the command cannot start (unknown setting, missing feeds file, unusable database URL, bad arguments).
+Exit codes, by the class of error (the tree is in newsetl.extract.errors):
+0  done; a run that recorded failed feeds or pages is still done
+1  the run failed (a RunError: database unreachable or full, lock lost), or another run held the lock;
+   an exception outside the tree is a bug and also exits 1, with its traceback
+2  a ConfigError: nothing ran (unknown setting, missing feeds file, unusable database URL or schema, bad
+   arguments, a spaCy pipeline or taxonomy that cannot be loaded)
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from newsetl.extract.errors import ConfigError, NewsetlError
 from newsetl.flows import admin
-from newsetl.flows.feedlist import FeedListError, read_feed_file
-from newsetl.flows.lease import RUN_LEASE
+from newsetl.flows.feedlist import read_feed_file
 from newsetl.flows.request import RunRequest
-from newsetl.flows.settings import ENV_PREFIX, Settings, SettingsError
+from newsetl.flows.settings import ENV_PREFIX, Settings
 from newsetl.load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
+from newsetl.load.lease import RUN_LEASE
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -43,7 +48,7 @@ PREFECT_DEFAULTS = {
 }
 
 
-class UsageError(Exception):
+class UsageError(ConfigError):
     """The command cannot start; the message is the one line the user sees."""
 
 
@@ -51,9 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (UsageError, SettingsError, FeedListError) as error:
+    except ConfigError as error:
         print(f"newsetl: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except NewsetlError as error:
+        print(f"newsetl: failed: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +182,7 @@ def _add_status(commands: Any) -> None:
 def command_run(args: argparse.Namespace) -> int:
     settings = _settings(database_url=args.db, allow_networks=tuple(args.allow_network or ()) or None)
     feeds_file = None if args.urls else str(args.feeds or settings.feeds_file)
-    _request(settings, args.urls or None, feeds_file, args.limit, args.due, args.shard)
+    RunRequest.build(settings, args.urls or None, feeds_file, args.limit, args.due, args.shard)
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))
     _prefect_defaults()
@@ -213,10 +221,7 @@ def command_tag(args: argparse.Namespace) -> int:
 
     settings = _settings()
     model = args.model or settings.spacy_model or default_model_name()
-    try:
-        nlp = load_pipeline(model)
-    except ValueError as error:
-        raise UsageError(str(error)) from error
+    nlp = load_pipeline(model)
     tag_lines(non_blank(sys.stdin), Tagger(nlp, load_taxonomy(settings.taxonomy_file)), sys.stdout)
     return 0
 
@@ -228,7 +233,7 @@ def command_serve(args: argparse.Namespace) -> int:
     feeds_file = str(args.feeds or settings.feeds_file)
     if f"{ENV_PREFIX}HOST_BUDGET" not in os.environ:  # a third of the interval: runs never queue up
         settings = replace(settings, host_budget=args.every * 60 / 3)
-    _request(settings, None, feeds_file, None, True, None)
+    RunRequest.build(settings, None, feeds_file, None, True, None)
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))
     _prefect_defaults()
@@ -312,22 +317,11 @@ def command_db_current(args: argparse.Namespace) -> int:
 # --- helpers ----------------------------------------------------------------------------------------
 
 
-def _request(settings: Settings, urls: list[str] | None, feeds_file: str | None, *rest: Any) -> RunRequest:
-    try:
-        return RunRequest.build(settings, urls, feeds_file, *rest)
-    except FeedListError:
-        raise
-    except ValueError as error:
-        raise UsageError(str(error)) from error
-
-
 def _check_schema(engine: Engine) -> None:
-    from newsetl.load.migrate import SchemaBehind, prepare
+    from newsetl.load.migrate import prepare
 
     try:
         prepare(engine)
-    except SchemaBehind as error:
-        raise UsageError(str(error)) from error
     finally:
         engine.dispose()
 
@@ -345,11 +339,11 @@ def _prefect_defaults() -> None:
 
 
 def _check_tagging(settings: Settings) -> None:
-    from newsetl.flows.pagework import resolve_tagging
+    from newsetl.flows.settings import resolve_tagging
 
     try:
         resolve_tagging(settings)
-    except ValueError as error:
+    except ConfigError as error:
         raise UsageError(f"{error}; set NEWSETL_SPACY_MODEL / NEWSETL_TAXONOMY_FILE") from error
 
 

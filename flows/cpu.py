@@ -18,12 +18,14 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from newsetl.extract.errors import RunError
+
 # How long a new worker may take to import its libraries and load the spaCy pipeline.
 WORKER_STARTUP_SECONDS = 180.0
 _READY = "ready"
 
 
-class WorkerError(RuntimeError):
+class WorkerError(RunError):
     """A worker raised an exception nobody expected: the run must fail loudly, not record an outcome."""
 
 

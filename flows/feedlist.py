@@ -8,13 +8,14 @@ from typing import Any
 
 import yaml
 
-from newsetl.load.records import FeedSpec
+from newsetl.transform.errors import ConfigError
+from newsetl.transform.records import FeedSpec
 from newsetl.transform.urls import host_of, resolve_link, url_key
 
 MAX_SOURCE_CHARS = 200  # the width of sources.name
 
 
-class FeedListError(ValueError):
+class FeedListError(ConfigError):
     """The feeds file is missing or malformed; the message says where and how to fix it."""
 
 
@@ -34,6 +35,11 @@ def read_feed_file(path: Path) -> list[FeedSpec]:
 
 def feeds_from_urls(urls: Sequence[str]) -> list[FeedSpec]:
     return _dedup([_spec(url, f"argument {url!r}") for url in urls])
+
+
+def feed_spec(url: str, source: str | None) -> FeedSpec:
+    """One feed given on the command line, checked and keyed as a feeds-file entry is."""
+    return _spec({"url": url, "source": source}, f"argument {url!r}")
 
 
 def _spec(item: Any, where: str) -> FeedSpec:

@@ -34,23 +34,24 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from newsetl.extract.client import make_client
-from newsetl.extract.hosts import CrawlState
+from newsetl.extract.feeds import FeedRequest, fetch_feeds
+from newsetl.extract.hosts import CrawlState, host_name
 from newsetl.extract.pages import fetch_pages
 from newsetl.extract.policy import HttpPolicy
 from newsetl.extract.records import FetchResult, Outcome
-from newsetl.flows.cadence import next_cadence
 from newsetl.flows.cpu import KillablePool, Overrun
-from newsetl.flows.lease import RUN_LEASE, LeaseKeeper
-from newsetl.flows.pagework import PageInput, PageOutput, TaggingSetup, make_page_handler, resolve_tagging
-from newsetl.flows.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
-from newsetl.flows.polling import poll_feeds
 from newsetl.flows.request import RunRequest
-from newsetl.flows.settings import Settings
+from newsetl.flows.settings import Settings, TaggingSetup, resolve_tagging
 from newsetl.load import registry, store
 from newsetl.load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
+from newsetl.load.lease import RUN_LEASE, LeaseKeeper
 from newsetl.load.locks import LockHolder, LockLost, RunWriter, acquire_lock
 from newsetl.load.migrate import prepare
-from newsetl.load.records import FeedPoll, FeedState, KnownArticle, PageResult
+from newsetl.transform.cadence import next_cadence
+from newsetl.transform.pagework import PageInput, PageOutput, make_page_handler, page_result
+from newsetl.transform.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
+from newsetl.transform.polls import is_full_poll_due, judge_poll, validators_to_send
+from newsetl.transform.records import FeedPoll, FeedState, KnownArticle
 from newsetl.transform.urls import url_key
 
 LIBRARY_LOGGERS = ("newsetl",)
@@ -254,6 +255,25 @@ def poll_all_feeds(
     client: httpx.Client, feeds: list[FeedState], policy: HttpPolicy, crawl: CrawlState, summary: RunSummary
 ) -> list[PolledFeed]:
     polled = poll_feeds(client, feeds, policy, crawl, datetime.now(UTC))
+    _count_feed_outcomes(polled, summary)
+    get_run_logger().info("polled %d feeds: %s", len(polled), dict(summary.feed_outcomes))
+    return polled
+
+
+def poll_feeds(
+    client: httpx.Client, feeds: Sequence[FeedState], policy: HttpPolicy, crawl: CrawlState, now: datetime
+) -> list[PolledFeed]:
+    """Every feed fetched on the run's host memory (concurrent across hosts, polite within one), then
+    judged; results in input order."""
+    full = [is_full_poll_due(feed, now) for feed in feeds]
+    requests = [
+        FeedRequest(f.url, validators_to_send(f, whole)) for f, whole in zip(feeds, full, strict=True)
+    ]
+    fetched = fetch_feeds(client, requests, policy, crawl)
+    return [judge_poll(feed, result, whole) for feed, result, whole in zip(feeds, fetched, full, strict=True)]
+
+
+def _count_feed_outcomes(polled: Sequence[PolledFeed], summary: RunSummary) -> None:
     summary.feed_outcomes.update(p.poll.outcome for p in polled)
     summary.feeds_polled = len(polled)
     summary.feeds_not_modified = summary.feed_outcomes[Outcome.NOT_MODIFIED]
@@ -264,8 +284,6 @@ def poll_all_feeds(
         - summary.feeds_deferred
         - summary.feed_outcomes[Outcome.OK]
     )
-    get_run_logger().info("polled %d feeds: %s", len(polled), dict(summary.feed_outcomes))
-    return polled
 
 
 @task(cache_policy=NO_CACHE)
@@ -281,7 +299,7 @@ def plan_fetches(
         return known, retries
 
     known, retries = writer.read(read, "planning the page fetches")
-    page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit)
+    page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit, host_name)
     summary.articles_duplicate, summary.articles_deferred = page_plan.duplicates, page_plan.deferred
     get_run_logger().info(
         "%d pages to fetch, %d entries already stored, %d left for a later run",
@@ -309,7 +327,8 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
     """Fetch, extract and tag one batch of pages, and load it in one transaction."""
     fetched = fetch_pages(context.client, [job.url for job in batch], context.policy, state=context.crawl)
     outputs = _extract_and_tag(context.pool, fetched)
-    results = [_page_result(job, f, out) for job, f, out in zip(batch, fetched, outputs, strict=True)]
+    now = datetime.now(UTC)
+    results = [page_result(job, f, out, now) for job, f, out in zip(batch, fetched, outputs, strict=True)]
     run_id, version = context.writer.run_id, context.taxonomy_version
     counts = context.writer.write(
         lambda session: store.load_pages(session, run_id, results, version), "loading a batch of pages"
@@ -378,46 +397,22 @@ def _without_validators(poll: FeedPoll) -> FeedPoll:
     return replace(poll, etag=None, last_modified=None, body_hash=None)
 
 
-def _extract_and_tag(
-    pool: KillablePool | None, fetched: Sequence[FetchResult]
-) -> list[PageOutput | Overrun | None]:
+def _extract_and_tag(pool: KillablePool | None, fetched: Sequence[FetchResult]) -> list[PageOutput | None]:
     ok = [i for i, f in enumerate(fetched) if f.outcome == Outcome.OK]
     if not ok or pool is None:
         return [None] * len(fetched)
     done = pool.map(
         [PageInput(fetched[i].final_url or fetched[i].url, fetched[i].body, fetched[i].charset) for i in ok]
     )
-    outputs: list[PageOutput | Overrun | None] = [None] * len(fetched)
+    outputs: list[PageOutput | None] = [None] * len(fetched)
     for index, output in zip(ok, done, strict=True):
-        outputs[index] = output
+        outputs[index] = _killed(output) if isinstance(output, Overrun) else output
     return outputs
 
 
-def _page_result(job: PageJob, fetched: FetchResult, output: PageOutput | Overrun | None) -> PageResult:
-    base = PageResult(
-        url_key=job.url_key,
-        url=job.url,
-        outcome=str(fetched.outcome),
-        http_status=fetched.status,
-        duration_ms=round(fetched.elapsed_seconds * 1000),
-        listings=tuple(job.listings),
-        final_url=fetched.final_url,
-        fetched_at=datetime.now(UTC),
-        detail=fetched.detail,
-    )
-    if isinstance(output, Overrun):
-        detail = "worker died" if output.crashed else f"killed after {output.seconds:.0f} s"
-        return replace(base, outcome=Outcome.EXTRACT_TIMEOUT.value, detail=detail)
-    if isinstance(output, PageOutput):
-        return replace(
-            base,
-            outcome=output.outcome,
-            article=output.article,
-            tagging=output.tagging,
-            detail=output.detail,
-            encoding=output.encoding,
-        )
-    return base
+def _killed(overrun: Overrun) -> PageOutput:
+    detail = "worker died" if overrun.crashed else f"killed after {overrun.seconds:.0f} s"
+    return PageOutput(Outcome.EXTRACT_TIMEOUT, detail=detail)
 
 
 class _RunLogHandler(APILogHandler):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from newsetl.flows.feedlist import feeds_from_urls, read_feed_file
 from newsetl.flows.settings import Settings
-from newsetl.load.records import FeedSpec
 from newsetl.load.registry import Shard
+from newsetl.transform.errors import ConfigError
+from newsetl.transform.records import FeedSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +32,9 @@ class RunRequest:
         due_only: bool,
         shard: str | None,
     ) -> RunRequest:
-        """Raises ValueError (FeedListError, or a message naming the parameter) for anything unusable."""
+        """Raises a ConfigError (a FeedListError, or a message naming the parameter) for anything unusable."""
         if limit is not None and limit < 0:
-            raise ValueError(f"limit={limit}: must be 0 or more")
+            raise ConfigError(f"limit={limit}: must be 0 or more")
         parsed_shard = Shard.parse(shard) if shard else None
         if feed_urls:
             return cls(tuple(feeds_from_urls(feed_urls)), True, limit, due_only, parsed_shard)

@@ -13,12 +13,15 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from newsetl.transform.errors import ConfigError
+from newsetl.transform.tagging import Taxonomy, default_model_name, load_taxonomy, require_pipeline
+
 ENV_PREFIX = "NEWSETL_"
 DEFAULT_DATABASE_URL = "sqlite:///newsetl.db"
 BUNDLED_FEEDS = Path(str(files("newsetl.flows").joinpath("feeds.yaml")))
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """A setting is unknown or its value unusable; the message names it and how to fix it."""
 
 
@@ -139,3 +142,21 @@ def _network_problems(networks: tuple[str, ...]) -> list[str]:
 
 def _env(name: str) -> str:
     return ENV_PREFIX + name.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class TaggingSetup:
+    """The spaCy pipeline and taxonomy a run tags with, checked before the run starts."""
+
+    model: str
+    taxonomy: Taxonomy
+
+
+def resolve_tagging(settings: Settings) -> TaggingSetup:
+    """The configured (or default) pipeline, checked to be installed, and the parsed taxonomy.
+
+    Raises a ConfigError naming what is missing, so a run fails at once instead of after fetching pages.
+    """
+    model = settings.spacy_model or default_model_name()
+    require_pipeline(model)
+    return TaggingSetup(model, load_taxonomy(settings.taxonomy_file))

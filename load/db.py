@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from newsetl.transform.errors import ConfigError, RunError
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -54,15 +56,15 @@ _PG_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 3
 READ_ONLY = "newsetl_read_only"
 
 
-class DatabaseUrlError(ValueError):
+class DatabaseUrlError(ConfigError):
     """The database URL cannot be used (bad syntax, unknown driver)."""
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(RunError):
     """The database stayed unreachable or locked for the whole retry budget."""
 
 
-class DatabaseFull(RuntimeError):
+class DatabaseFull(RunError):
     """The database's disk, or SQLite's page limit, is full."""
 
 

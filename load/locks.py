@@ -24,11 +24,12 @@ from sqlalchemy.orm import Session
 from newsetl.load.db import read_only, retrying
 from newsetl.load.models import RunLock
 from newsetl.load.store import dialect_insert
+from newsetl.transform.errors import RunError
 
 T = TypeVar("T")
 
 
-class LockLost(RuntimeError):
+class LockLost(RunError):
     """Another run took the lock after this run's lease lapsed: this run must stop before it overlaps."""
 
 

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from newsetl.transform.errors import ConfigError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -42,7 +44,7 @@ def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
-class SchemaBehind(RuntimeError):
+class SchemaBehind(ConfigError):
     """The database was created by another version of newsetl; the message says what to run."""
 
 

@@ -3,7 +3,7 @@
 A feed enters from a feeds file (origin "file", synced on every run: feeds dropped from the file become
 "unlisted", feeds that come back become "active" again), from `newsetl feeds add` (origin "cli"), or from
 URLs given to one `newsetl run` (origin "adhoc", never polled by a schedule). The system never deletes a
-feed: a dead one is only polled rarely (see flows/cadence.py), and a user may disable it.
+feed: a dead one is only polled rarely (see transform/cadence.py), and a user may disable it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from newsetl.load.models import Feed, Source
-from newsetl.load.records import FeedSpec, FeedState
 from newsetl.load.store import feed_state, upsert_feeds
+from newsetl.transform.errors import ConfigError
+from newsetl.transform.records import FeedSpec, FeedState
 
 ACTIVE, UNLISTED, DISABLED = "active", "unlisted", "disabled"
 REGISTERED_ORIGINS = ("file", "cli")  # origins a scheduled run polls
@@ -32,10 +33,10 @@ class Shard:
 
     @classmethod
     def parse(cls, text: str) -> Shard:
-        """'0/2' -> Shard(0, 2); ValueError with the rule when it is not of that form."""
+        """'0/2' -> Shard(0, 2); a ConfigError with the rule when it is not of that form."""
         index, _, count = text.partition("/")
         if not (index.isdigit() and count.isdigit() and 0 <= int(index) < int(count)):
-            raise ValueError(f"shard {text!r} must be I/N with 0 <= I < N, e.g. 0/2")
+            raise ConfigError(f"shard {text!r} must be I/N with 0 <= I < N, e.g. 0/2")
         return cls(int(index), int(count))
 
     def holds(self, url_key: str) -> bool:

@@ -34,19 +34,23 @@ from newsetl.load.models import (
     Source,
     Topic,
 )
-from newsetl.load.records import BatchCounts, FeedPoll, FeedSpec, FeedState, KnownArticle, Listing, PageResult
-from newsetl.transform.text import storable
+from newsetl.load.records import BatchCounts
+from newsetl.transform.records import (
+    NOT_REQUESTED,
+    FeedPoll,
+    FeedSpec,
+    FeedState,
+    KnownArticle,
+    Listing,
+    Outcome,
+    PageResult,
+    storable,
+)
 
 logger = logging.getLogger(__name__)
 
 # Keys per IN (...) query: well under SQLite's bound-parameter limit and PostgreSQL's comfort zone.
 KEY_CHUNK = 500
-OK = "ok"
-# Outcomes of requests never made (host breaker open, or the host deferred): they use up no attempt. The
-# labels of extract.records.NOT_REQUESTED, spelled out because load/ does not import extract/.
-NOT_REQUESTED = frozenset({"skipped", "deferred"})
-DEFERRED = "deferred"
-LOAD_ERROR = "load_error"
 
 
 def content_hash(title: str | None, text: str | None) -> str:
@@ -156,9 +160,9 @@ def record_feed_poll(session: Session, run_id: int, poll: FeedPoll) -> None:
         )
     )
     values: dict[str, Any] = {} if poll.outcome in NOT_REQUESTED else {"last_polled_at": now}
-    if poll.outcome in (OK, "not_modified"):
+    if poll.outcome in (Outcome.OK, Outcome.NOT_MODIFIED):
         values["last_success_at"] = now
-    if poll.outcome == OK:
+    if poll.outcome == Outcome.OK:
         values.update(etag=poll.etag, last_modified=poll.last_modified, body_hash=poll.body_hash)
         if poll.title:
             values["title"] = poll.title
@@ -203,7 +207,7 @@ def known_articles(session: Session, url_keys: Iterable[str]) -> dict[str, Known
         for key, article_id, outcome, attempts in session.execute(
             select(*columns).where(Article.url_key.in_(chunk))
         ):
-            found[key] = KnownArticle(article_id, outcome, attempts)
+            found[key] = KnownArticle(article_id, Outcome(outcome), attempts)
     return found
 
 
@@ -260,8 +264,8 @@ def _load_one(session: Session, run_id: int, page: PageResult, taxonomy_version:
             return _load_pages(session, run_id, [page], taxonomy_version)
     except (DataError, IntegrityError) as error:
         detail = f"the database refused this row: {_error_name(error)}"
-        logger.error("page not loaded url=%s outcome=%s detail=%s", page.url, LOAD_ERROR, detail)
-    bare = replace(page, outcome=LOAD_ERROR, article=None, tagging=None, detail=detail)
+        logger.error("page not loaded url=%s outcome=%s detail=%s", page.url, Outcome.LOAD_ERROR, detail)
+    bare = replace(page, outcome=Outcome.LOAD_ERROR, article=None, tagging=None, detail=detail)
     try:
         with session.begin_nested():
             counts = _load_pages(session, run_id, [bare], taxonomy_version)
@@ -296,16 +300,18 @@ def _load_pages(
     ids = {key: known.id for key, known in known_articles(session, [p.url_key for p in pages]).items()}
     _insert_page_fetches(session, run_id, pages, ids)
     _upsert_feed_items(session, [_feed_item_row(ids[p.url_key], li) for p in pages for li in p.listings])
-    tagged = [p for p in pages if p.outcome == OK and p.url_key in written]
+    tagged = [p for p in pages if p.outcome == Outcome.OK and p.url_key in written]
     entities = _insert_entities(session, [(written[p.url_key], p) for p in tagged])
     topics = _insert_topics(session, [(written[p.url_key], p) for p in tagged], taxonomy_version)
     return BatchCounts(
         articles_new=len(tagged),
-        articles_failed=sum(1 for p in pages if p.outcome not in (OK, DEFERRED)),
+        articles_failed=sum(1 for p in pages if p.outcome not in (Outcome.OK, Outcome.DEFERRED)),
         entities_tagged=entities,
         topics_tagged=topics,
-        articles_stored_elsewhere=sum(1 for p in pages if p.outcome == OK and p.url_key not in written),
-        articles_deferred=sum(1 for p in pages if p.outcome == DEFERRED),
+        articles_stored_elsewhere=sum(
+            1 for p in pages if p.outcome == Outcome.OK and p.url_key not in written
+        ),
+        articles_deferred=sum(1 for p in pages if p.outcome == Outcome.DEFERRED),
         outcomes=tuple(sorted(Counter(p.outcome for p in pages).items())),
     )
 
@@ -327,7 +333,9 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
     not_requested = or_(*(excluded.outcome == outcome for outcome in sorted(NOT_REQUESTED)))
     set_["attempts"] = Article.attempts + case((not_requested, 0), else_=1)
     set_["fetched_at"] = func.coalesce(excluded.fetched_at, Article.fetched_at)  # kept when not requested
-    stmt = stmt.on_conflict_do_update(index_elements=["url_key"], set_=set_, where=Article.outcome != OK)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["url_key"], set_=set_, where=Article.outcome != Outcome.OK
+    )
     result = session.execute(stmt.returning(Article.url_key, Article.id), [_article_row(p) for p in pages])
     return {key: article_id for key, article_id in result}
 

@@ -14,7 +14,7 @@ from sqlalchemy import JSON, DateTime, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from newsetl.transform.text import escape_url, storable
+from newsetl.transform.records import escape_url, storable
 
 
 class UTCDateTime(TypeDecorator[datetime]):

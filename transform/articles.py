@@ -14,8 +14,8 @@ Errors:
         too_short            -- fewer than MIN_TEXT_CHARS of text: a stub, not an article
         bot_wall             -- a short text that reads like a consent, paywall or bot-check page
 
-The caller records every one of them as the `extract_empty` outcome (`not_html` as `not_html`) and keeps
-the reason; none of them is worth retrying on the same bytes.
+Its `outcome` is extract_empty for every one of them but `not_html` (recorded as not_html); the caller keeps
+the reason as the detail. None of them is worth retrying on the same bytes.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from newsetl.transform.records import ExtractedArticle
+from newsetl.transform.errors import InputError
+from newsetl.transform.records import ExtractedArticle, Outcome
 
 # Pages over this many characters are refused before parsing. extract/ caps bodies at ~10 MB, so a
 # page that passes the fetch cap always passes this one; this is the second line of defence for callers
@@ -93,11 +94,13 @@ _LANG_RE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]|$)")
 _DATE_PARAMS = {"original_date": True, "extensive_search": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 
 
-class EmptyExtraction(Exception):
-    """The page yields no article text. `reason` is a short fixed label (see the module docstring)."""
+class EmptyExtraction(InputError):
+    """The page yields no article text. `reason` is a short fixed label (see the module docstring); the
+    outcome is not_html for pages that are not HTML, extract_empty for the others."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
+        outcome = Outcome.NOT_HTML if reason == "not_html" else Outcome.EXTRACT_EMPTY
+        super().__init__(f"{reason}: {detail}" if detail else reason, outcome)
         self.reason = reason
 
 

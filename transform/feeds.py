@@ -53,6 +53,7 @@ import feedparser
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
 from newsetl.extract.records import Outcome
+from newsetl.transform.errors import InputError
 from newsetl.transform.records import FeedEntry, ParsedFeed
 from newsetl.transform.text import clean_text, to_utc
 from newsetl.transform.urls import resolve_link, url_key
@@ -92,13 +93,11 @@ _HEADER_ONLY_COMPLAINTS = (NonXMLContentType,)
 _NOT_MALFORMED = (NonXMLContentType, CharacterEncodingOverride)
 
 
-class FeedParseError(Exception):
-    """A feed body that yields no feed. `outcome` is "not_a_feed" or "parse_error"; `detail` says why."""
+class FeedParseError(InputError):
+    """A feed body that yields no feed. `outcome` is not_a_feed or parse_error; `detail` says why."""
 
     def __init__(self, outcome: Outcome, detail: str) -> None:
-        super().__init__(f"{outcome}: {detail}")
-        self.outcome: str = outcome
-        self.detail: str = detail
+        super().__init__(detail, outcome)
 
 
 @dataclass(frozen=True, slots=True)

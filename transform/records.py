@@ -1,9 +1,52 @@
-"""Typed, immutable records passed between stages. Datetimes are always UTC-aware."""
+"""Typed, immutable records passed between stages, and the one vocabulary of outcomes. Datetimes are always
+UTC-aware.
+
+Outcome (the closed set a feed poll or page fetch ends in) is defined by extract/, where fetches end, and
+re-exported here: of the layers below it, load/ imports only this module and transform.errors.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from newsetl.extract.records import NOT_REQUESTED as NOT_REQUESTED
+from newsetl.extract.records import Outcome as Outcome
+
+# What a string in a record may hold. PostgreSQL refuses NUL in text, and lone surrogates cannot be encoded
+# as UTF-8 at all (both database drivers and the JSON-lines commands raise). `storable` is the one
+# definition of a string that reaches either database, or a JSON line, the same way: load/ applies it to
+# every text column whatever field the string came from, so a new field cannot forget it.
+#
+# C0 controls other than \t and \n: invisible, illegal in XML 1.0, NUL is refused by PostgreSQL.
+# \r is not here because line endings are normalised to \n before this runs.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
+# Lone UTF-16 surrogates (from `surrogateescape` decoding or broken JSON \ud800 escapes) cannot be
+# encoded as UTF-8, so a database driver raises on them; U+FFFD keeps a visible mark of the damage.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
+# What a stored link must not hold as such: controls and lone surrogates.
+_URL_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """`value` as both databases store and return it unchanged: \\r\\n and lone \\r become \\n, other C0
+    controls but \\t and \\n are removed, lone surrogates become U+FFFD. Nothing else changes (no strip),
+    so clean text passes through untouched. Idempotent."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    return _SURROGATES.sub(_REPLACEMENT, _CONTROLS.sub("", text))
+
+
+def escape_url(url: str) -> str:
+    """A link as both databases can store it: controls and lone surrogates percent-encoded
+    (as a browser would send them), so the stored form still shows what the feed gave, byte for byte.
+    Such a link is never fetched (extract/ refuses it as bad_url); this is only how it is recorded."""
+    return _URL_UNSAFE.sub(_percent_encode, url)
+
+
+def _percent_encode(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +112,87 @@ class Tagging:
     topics: tuple[TopicHit, ...] = ()
     truncated: bool = False  # the text was longer than the tagger's limit and only its head was tagged
     tagger: str = ""  # pipeline name and version, plus taxonomy version: stored with every tag
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """A feed as the user listed it."""
+
+    url: str
+    url_key: str
+    source: str | None = None
+    source_domain: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed row as the poller needs it."""
+
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    poll_interval_seconds: int | None = None
+    failure_score: float = 0.0
+    last_full_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """How one poll of one feed ended; validators and body hash are kept only when it succeeded."""
+
+    feed_id: int
+    outcome: Outcome
+    http_status: int | None
+    duration_ms: int
+    entries_seen: int = 0
+    entries_new: int = 0
+    entries_without_link: int = 0
+    entries_duplicate: int = 0
+    dates_nulled: int = 0
+    full_poll: bool = False  # sent without validators and judged on its entries, not on its body hash
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    detail: str | None = None
+    # When to poll next (set by the cadence policy, transform.cadence; None leaves the stored values alone).
+    poll_interval_seconds: int | None = None
+    failure_score: float | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A feed listing an article."""
+
+    feed_id: int
+    guid: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """One page fetch and what became of it: an article with tags when `outcome` is 'ok'."""
+
+    url_key: str
+    url: str
+    outcome: Outcome
+    http_status: int | None
+    duration_ms: int
+    listings: tuple[Listing, ...]
+    final_url: str | None = None
+    fetched_at: datetime | None = None
+    article: ExtractedArticle | None = None
+    tagging: Tagging | None = None
+    detail: str | None = None
+    encoding: str | None = None  # what the page's bytes were decoded with
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    """An article already stored: how its last fetch ended, after how many attempts."""
+
+    id: int
+    outcome: Outcome
+    attempts: int

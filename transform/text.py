@@ -1,49 +1,17 @@
-"""Text and date cleaning at the boundary: what leaves here can be stored in SQLite and PostgreSQL alike.
-
-PostgreSQL refuses NUL in text, lone surrogates cannot be encoded as UTF-8 at all (both drivers raise),
-and SQLite silently drops the UTC offset of a datetime. `storable` is the one definition of what a string
-must look like to reach either database the same way; load/ applies it to every text column, whatever
-field the string came from (feed fields, links, header values, extracted text, error details), so a new
-field cannot forget it. `clean_text` is the stricter form transform/ gives the text it extracts, and
-every datetime passes `to_utc`.
+"""Text and date cleaning at the boundary: `clean_text` is the form transform/ gives the text it extracts
+(records.storable, stripped, empty as None), and every datetime passes `to_utc` (SQLite silently drops the
+UTC offset of a datetime, so none may arrive without one).
 """
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 
-# C0 controls other than \t and \n: invisible, illegal in XML 1.0, NUL is refused by PostgreSQL.
-# \r is not here because line endings are normalised to \n before this runs.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
-# Lone UTF-16 surrogates (from `surrogateescape` decoding or broken JSON \ud800 escapes) cannot be
-# encoded as UTF-8, so a database driver raises on them; U+FFFD keeps a visible mark of the damage.
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
-_REPLACEMENT = "\ufffd"
-# What a stored link must not hold as such: controls and lone surrogates.
-_URL_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+from newsetl.transform.records import storable
+
 # struct_time allows tm_sec 60 and 61 (leap seconds), datetime does not.
 _MAX_SECOND = 59
-
-
-def storable(value: str) -> str:
-    """`value` as both databases store and return it unchanged: \\r\\n and lone \\r become \\n, other C0
-    controls but \\t and \\n are removed, lone surrogates become U+FFFD. Nothing else changes (no strip),
-    so clean text passes through untouched. Idempotent."""
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
-    return _SURROGATES.sub(_REPLACEMENT, _CONTROLS.sub("", text))
-
-
-def escape_url(url: str) -> str:
-    """A link as both databases can store it: controls and lone surrogates percent-encoded
-    (as a browser would send them), so the stored form still shows what the feed gave, byte for byte.
-    Such a link is never fetched (extract/ refuses it as bad_url); this is only how it is recorded."""
-    return _URL_UNSAFE.sub(_percent_encode, url)
-
-
-def _percent_encode(match: re.Match[str]) -> str:
-    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
 
 
 def clean_text(value: str | None) -> str | None:

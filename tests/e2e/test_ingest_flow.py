@@ -24,6 +24,7 @@ from newsetl.load.models import (
     RunLock,
     Topic,
 )
+from newsetl.transform.errors import ConfigError
 from tests.databases import data_counts
 from tests.e2e.conftest import run_flow, write_feeds_file
 from tests.localserver import LocalServer
@@ -147,9 +148,9 @@ def test_a_due_only_run_skips_feeds_polled_moments_ago(site, database_url, tmp_p
 
 
 def test_a_bad_parameter_fails_the_run_at_once_naming_it(site, database_url, tmp_path) -> None:
-    with pytest.raises(ValueError, match="shard '2/2' must be I/N"):
+    with pytest.raises(ConfigError, match="shard '2/2' must be I/N"):
         _run(site, database_url, tmp_path, shard="2/2")
-    with pytest.raises(ValueError, match="limit=-1"):
+    with pytest.raises(ConfigError, match="limit=-1"):
         _run(site, database_url, tmp_path, limit=-1)
 
 

@@ -76,3 +76,21 @@ def test_every_test_the_reliability_section_cites_exists() -> None:
     for path, name in cited:
         source = (tests / path).read_text()
         assert not name or f"def {name}(" in source, f"{path}::{name}"
+
+
+def _how_it_works() -> str:
+    return README.split("## How it works", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_how_it_works_map_names_every_module_and_only_modules_that_exist() -> None:
+    """Any behaviour the README describes is two hops from the code: the map names each module's file."""
+    root = Path(__file__).resolve().parents[2]
+    named = set(re.findall(r"`((?:extract|transform|load|flows)/[\w/.]+)`", _how_it_works()))
+    modules = {
+        str(path.relative_to(root))
+        for folder in ("extract", "transform", "load", "flows")
+        for path in (root / folder).glob("*.py")
+        if path.name != "__init__.py"
+    }
+    assert modules - named == set(), "modules the README's map does not name"
+    assert {path for path in named if not (root / path).exists()} == set(), "named but not in the tree"

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from newsetl.flows.cli import main
 from newsetl.load.db import make_engine
@@ -147,13 +148,29 @@ def test_feeds_can_be_added_listed_and_disabled_by_hand(tmp_path, capsys) -> Non
     assert main(["feeds", "disable", "https://nowhere.example/rss", *db]) == 2
 
 
+def test_a_feed_added_by_hand_names_its_outlet_s_domain_as_the_feeds_file_does(tmp_path) -> None:
+    """`feeds add` takes the outlet's domain exactly as the feeds file does: host in lower case, no port,
+    no www. (it once stored "WWW.Example.org:8080" where the file stored "example.org")."""
+    db = f"sqlite:///{tmp_path}/outlets.db"
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text("- url: https://example.org/world.rss\n  source: Example\n")
+    assert main(["feeds", "sync", "--feeds", str(feeds_file), "--db", db]) == 0
+    assert (
+        main(["feeds", "add", "https://WWW.Example.org:8080/rss", "--source", "Example News", "--db", db])
+        == 0
+    )
+    with make_engine(db).connect() as connection:
+        domains = connection.execute(text("SELECT name, domain FROM sources ORDER BY name")).all()
+    assert domains == [("Example", "example.org"), ("Example News", "example.org")]
+
+
 def test_status_shows_runs_and_flags_a_broken_feed(tmp_path, capsys) -> None:
     from datetime import UTC, datetime
 
     from sqlalchemy.orm import Session
 
     from newsetl.load import store
-    from newsetl.load.records import FeedPoll, FeedSpec
+    from newsetl.transform.records import FeedPoll, FeedSpec
 
     url = f"sqlite:///{tmp_path}/status.db"
     assert main(["db", "upgrade", "--db", url]) == 0

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsetl.flows.lease import LeaseKeeper
 from newsetl.load.db import make_engine
+from newsetl.load.lease import LeaseKeeper
 from newsetl.load.locks import LockLost, acquire_lock, fence, release_lock, renew_lock
 from newsetl.load.migrate import upgrade
 from newsetl.load.models import RunLock

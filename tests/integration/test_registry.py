@@ -12,8 +12,9 @@ from newsetl.load import registry
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
 from newsetl.load.models import Feed
-from newsetl.load.records import FeedSpec
 from newsetl.load.store import upsert_feeds
+from newsetl.transform.errors import ConfigError
+from newsetl.transform.records import FeedSpec
 from newsetl.transform.urls import url_key
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -87,5 +88,5 @@ def test_shards_partition_the_feeds_exactly(session) -> None:
 
 @pytest.mark.parametrize("text", ["2/2", "-1/2", "1", "a/b", "0/0"])
 def test_a_bad_shard_is_refused_with_the_rule(text) -> None:
-    with pytest.raises(ValueError, match="must be I/N"):
+    with pytest.raises(ConfigError, match="must be I/N"):
         registry.Shard.parse(text)

@@ -14,7 +14,7 @@ from newsetl.load.db import make_engine
 from newsetl.load.locks import acquire_lock
 from newsetl.load.migrate import upgrade
 from newsetl.load.models import Article, Feed, FeedItem, Run
-from newsetl.load.records import FeedPoll, FeedSpec, Listing, PageResult
+from newsetl.transform.records import FeedPoll, FeedSpec, Listing, PageResult
 
 DAY = timedelta(days=1)
 URLS = [

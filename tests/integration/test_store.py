@@ -11,13 +11,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsetl.extract.records import NOT_REQUESTED
 from newsetl.load import store
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
 from newsetl.load.models import Article, Entity, PageFetch, Run
-from newsetl.load.records import FeedPoll, FeedSpec, Listing, PageResult
-from newsetl.transform.records import EntityCount, ExtractedArticle, Tagging, TopicHit
+from newsetl.transform.records import (
+    EntityCount,
+    ExtractedArticle,
+    FeedPoll,
+    FeedSpec,
+    Listing,
+    PageResult,
+    Tagging,
+    TopicHit,
+)
 from tests.databases import data_counts
 
 TAGGING = Tagging(
@@ -190,7 +197,3 @@ def test_text_from_outside_is_stored_alike_on_both_databases(session) -> None:
     assert article.url == "https://news.example/bad%00path%ED%A0%80"
     assert session.scalars(select(PageFetch.detail)).one() == article.title
     assert session.scalars(select(Entity.name)).one() == "N" * 300  # the column's length, on both
-
-
-def test_load_knows_the_same_outcomes_for_requests_never_made_as_extract() -> None:
-    assert {str(outcome) for outcome in NOT_REQUESTED} == store.NOT_REQUESTED

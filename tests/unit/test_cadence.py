@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from newsetl.extract.records import Outcome
-from newsetl.flows.cadence import (
+from newsetl.transform.cadence import (
     BACKOFF_STEP,
     DEFAULT_INTERVAL,
     LENGTHEN_FACTOR,

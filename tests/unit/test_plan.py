@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from newsetl.flows.plan import PolledFeed, needs_fetch, plan_pages
-from newsetl.load.records import FeedPoll, FeedState, KnownArticle
-from newsetl.transform.records import FeedEntry
+from newsetl.extract.hosts import host_name
+from newsetl.transform.plan import PagePlan, PolledFeed, needs_fetch, plan_pages
+from newsetl.transform.records import FeedEntry, FeedPoll, FeedState, KnownArticle
 from newsetl.transform.urls import url_key
 
 
@@ -17,8 +17,12 @@ def _polled(feed_id: int, *links: str) -> PolledFeed:
     )
 
 
+def _plan(polled, known, retries, max_attempts, limit) -> PagePlan:
+    return plan_pages(polled, known, retries, max_attempts, limit, host_name)
+
+
 def test_an_article_in_two_feeds_is_fetched_once_with_both_listings() -> None:
-    plan = plan_pages(
+    plan = _plan(
         [_polled(1, "https://a.example/x?utm_source=rss"), _polled(2, "https://a.example/x#top")],
         {},
         [],
@@ -36,19 +40,19 @@ def test_stored_articles_are_linked_not_fetched_unless_a_transient_failure_has_a
         url_key(retry): KnownArticle(2, "timeout", 1),
         url_key(exhausted): KnownArticle(3, "timeout", 3),
     }
-    plan = plan_pages([_polled(1, stored, retry, exhausted)], known, [], 3, None)
+    plan = _plan([_polled(1, stored, retry, exhausted)], known, [], 3, None)
     assert [job.url for job in plan.jobs] == [retry]
     assert sorted(key for key, _ in plan.known_links) == sorted([url_key(stored), url_key(exhausted)])
     assert plan.duplicates == 2 and plan.new_per_feed == {}
 
 
 def test_pending_retries_not_listed_by_any_feed_are_fetched_too() -> None:
-    plan = plan_pages([_polled(1, "https://a.example/1")], {}, [("k-old", "https://b.example/old")], 3, None)
+    plan = _plan([_polled(1, "https://a.example/1")], {}, [("k-old", "https://b.example/old")], 3, None)
     assert [job.url for job in plan.jobs] == ["https://a.example/1", "https://b.example/old"]
 
 
 def test_limit_defers_the_rest_and_marks_their_feeds_for_a_full_poll_next_time() -> None:
-    plan = plan_pages(
+    plan = _plan(
         [_polled(1, "https://a.example/1"), _polled(2, "https://a.example/2", "https://a.example/3")],
         {},
         [],
@@ -68,6 +72,12 @@ def test_needs_fetch() -> None:
 
 def test_pages_are_interleaved_across_hosts_so_batches_span_hosts() -> None:
     links = [f"https://a.example/{i}" for i in range(3)] + [f"https://b.example/{i}" for i in range(2)]
-    plan = plan_pages([_polled(1, *links)], {}, [], 3, None)
+    plan = _plan([_polled(1, *links)], {}, [], 3, None)
     hosts = [job.url.split("/")[2][0] for job in plan.jobs]
     assert hosts == ["a", "b", "a", "b", "a"]
+
+
+def test_a_link_no_request_can_be_made_for_is_planned_not_raised() -> None:
+    """The host of an unfetchable link is "" (it ends as bad_url when fetched), never an exception."""
+    plan = _plan([_polled(1, "https://a.example/bad\x00x", "https://a.example/1")], {}, [], 3, None)
+    assert len(plan.jobs) == 2

@@ -6,6 +6,7 @@ import pytest
 import spacy
 from spacy.language import Language
 
+from newsetl.transform.errors import PipelineMissing, TaxonomyError
 from newsetl.transform.records import EntityCount
 from newsetl.transform.tagging import (
     EVIDENCE_MAX_CHARS,
@@ -241,8 +242,8 @@ def test_tagger_name_carries_pipeline_and_taxonomy_versions(tagger, nlp):
     assert tag_one(tagger, None, "Gaza").tagger == tagger.name
 
 
-def test_missing_pipeline_is_a_clear_value_error():
-    with pytest.raises(ValueError, match="spaCy pipeline 'no_such_pipeline' is not installed"):
+def test_a_missing_pipeline_is_a_clear_configuration_error():
+    with pytest.raises(PipelineMissing, match="spaCy pipeline 'no_such_pipeline' is not installed"):
         load_pipeline("no_such_pipeline")
 
 
@@ -272,8 +273,8 @@ def test_taxonomy_file_is_read_from_a_path(tmp_path):
         {"version": "1", "topics": [{"name": "a", "strong": ["x"], "threshold": 1.5}]},
     ],
 )
-def test_invalid_taxonomy_is_a_value_error(data):
-    with pytest.raises(ValueError):
+def test_an_invalid_taxonomy_is_a_taxonomy_error(data):
+    with pytest.raises(TaxonomyError):
         parse_taxonomy(data)
 
 
@@ -303,5 +304,5 @@ def test_an_entity_longer_than_any_real_name_is_dropped(nlp):
 
 
 def test_a_missing_taxonomy_file_is_a_clear_value_error(tmp_path):
-    with pytest.raises(ValueError, match="cannot read taxonomy file"):
+    with pytest.raises(TaxonomyError, match="cannot read taxonomy file"):
         load_taxonomy(tmp_path / "absent.yaml")

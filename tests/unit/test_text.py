@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsetl.transform.text import clean_text, escape_url, storable, to_utc
+from newsetl.transform.records import escape_url, storable
+from newsetl.transform.text import clean_text, to_utc
 
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
 

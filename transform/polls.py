@@ -1,6 +1,8 @@
-"""Polling feeds: fetch them on the run's shared host memory (extract.feeds), then hash and parse each.
+"""What one feed poll found: whether it was due in full, and its fetch judged (body hash, then parse).
 
-A feed is polled conditionally (its stored validators, and its body hash as a second check), except once a
+Pure: the fetch itself is extract.feeds' (on the run's shared host memory); this module only turns its
+FetchResult into the FeedPoll load/ stores and the entries the page plan reads. A feed is polled
+conditionally (its stored validators, and its body hash as a second check), except once a
 day: then the GET carries no validators and the body is parsed even when its hash is unchanged, so a
 server that answers 304 (or the same bytes) when it should not can hide new entries for a day at most.
 """
@@ -8,44 +10,30 @@ server that answers 304 (or the same bytes) when it should not can hide new entr
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-import httpx
-
-from newsetl.extract.feeds import FeedRequest, fetch_feeds
-from newsetl.extract.hosts import CrawlState
-from newsetl.extract.policy import HttpPolicy
 from newsetl.extract.records import FetchResult, Outcome, Validators
-from newsetl.flows.plan import PolledFeed
-from newsetl.load.records import FeedPoll, FeedState
 from newsetl.transform.feeds import FeedParseError, parse_feed
-from newsetl.transform.records import ParsedFeed
+from newsetl.transform.plan import PolledFeed
+from newsetl.transform.records import FeedPoll, FeedState, ParsedFeed
 
 # How often a feed is polled without validators and judged on its entries, whatever 304s it answers.
 FULL_POLL_EVERY = timedelta(days=1)
-
-
-def poll_feeds(
-    client: httpx.Client, feeds: Sequence[FeedState], policy: HttpPolicy, crawl: CrawlState, now: datetime
-) -> list[PolledFeed]:
-    """Poll every feed, concurrently across hosts and politely within one; results in input order."""
-    full = [is_full_poll_due(feed, now) for feed in feeds]
-    requests = [_request(feed, whole) for feed, whole in zip(feeds, full, strict=True)]
-    fetched = fetch_feeds(client, requests, policy, crawl)
-    return [_polled(feed, result, whole) for feed, result, whole in zip(feeds, fetched, full, strict=True)]
 
 
 def is_full_poll_due(feed: FeedState, now: datetime) -> bool:
     return feed.last_full_poll_at is None or now - feed.last_full_poll_at >= FULL_POLL_EVERY
 
 
-def _request(feed: FeedState, full: bool) -> FeedRequest:
-    return FeedRequest(feed.url, None if full else Validators(feed.etag, feed.last_modified))
+def validators_to_send(feed: FeedState, full: bool) -> Validators | None:
+    """The validators of the last poll, or none for a full poll (an unconditional GET)."""
+    return None if full else Validators(feed.etag, feed.last_modified)
 
 
-def _polled(feed: FeedState, fetched: FetchResult, full: bool) -> PolledFeed:
+def judge_poll(feed: FeedState, fetched: FetchResult, full: bool) -> PolledFeed:
+    """The poll's outcome and entries: a failed fetch as it ended, the same bytes as not_modified (unless
+    in full), else the parsed feed or the reason it is none."""
     if fetched.outcome != Outcome.OK:
         poll = _poll(feed, fetched, fetched.outcome, detail=fetched.detail)
         return PolledFeed(feed, poll, retry_after_seconds=fetched.retry_after_seconds)
@@ -74,10 +62,10 @@ def _with_entry_counts(poll: FeedPoll, parsed: ParsedFeed) -> FeedPoll:
     )
 
 
-def _poll(feed: FeedState, fetched: FetchResult, outcome: str, detail: str | None) -> FeedPoll:
+def _poll(feed: FeedState, fetched: FetchResult, outcome: Outcome, detail: str | None) -> FeedPoll:
     return FeedPoll(
         feed_id=feed.id,
-        outcome=str(outcome),
+        outcome=outcome,
         http_status=fetched.status,
         duration_ms=round(fetched.elapsed_seconds * 1000),
         etag=fetched.validators.etag,

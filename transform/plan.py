@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from newsetl.extract.records import Outcome
-from newsetl.load.records import FeedPoll, FeedState, KnownArticle, Listing
-from newsetl.transform.records import FeedEntry
-from newsetl.transform.urls import host_of, url_key
+from newsetl.transform.records import FeedEntry, FeedPoll, FeedState, KnownArticle, Listing, Outcome
+from newsetl.transform.urls import url_key
 
-TRANSIENT_OUTCOMES = frozenset(o.value for o in Outcome if o.is_transient)
+TRANSIENT_OUTCOMES = frozenset(o for o in Outcome if o.is_transient)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +53,17 @@ def plan_pages(
     retries: Sequence[tuple[str, str]],
     max_attempts: int,
     limit: int | None,
+    host_key: Callable[[str], str],
 ) -> PagePlan:
+    """The pages to fetch, in an order that alternates hosts (`host_key` is the fetcher's own notion of a
+    host, extract.hosts.host_name, so that the order matches how politeness is kept)."""
     listed = _group_listings(polled)
     to_fetch = [job for key, job in listed.items() if needs_fetch(known.get(key), max_attempts)]
     fetching = {job.url_key for job in to_fetch}
     known_links = [(k, li) for k, job in listed.items() if k not in fetching for li in job.listings]
-    jobs = _interleave_hosts(to_fetch + [PageJob(url, key) for key, url in retries if key not in listed])
+    jobs = _interleave_hosts(
+        to_fetch + [PageJob(url, key) for key, url in retries if key not in listed], host_key
+    )
     kept, deferred = (jobs, []) if limit is None else (jobs[:limit], jobs[limit:])
     return PagePlan(
         jobs=kept,
@@ -94,11 +97,11 @@ def _new_per_feed(listed: Mapping[str, PageJob], known: Mapping[str, KnownArticl
     return counts
 
 
-def _interleave_hosts(jobs: list[PageJob]) -> list[PageJob]:
+def _interleave_hosts(jobs: list[PageJob], host_key: Callable[[str], str]) -> list[PageJob]:
     """Jobs taken from each host in turn, so a batch spans many hosts and fetches them concurrently
     instead of waiting out one host's politeness delay page after page."""
     by_host: dict[str, list[PageJob]] = {}
     for job in jobs:
-        by_host.setdefault(host_of(job.url), []).append(job)
+        by_host.setdefault(host_key(job.url), []).append(job)
     queues = list(by_host.values())
     return [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]
