@@ -1,8 +1,9 @@
 """`newsetl status` as plain text: the latest runs, then every feed's health, worst first.
 
 The point is to tell an outlet that published nothing from a feed that stopped working. A feed is flagged
-"!" when it looks broken (see `is_broken`); its sparkline shows the new articles of each UTC day, oldest
-left, with "·" for a day that brought none, so a quiet week next to a failing poll stands out.
+"!" when it looks broken (load.queries.is_broken); its sparkline shows the new articles of each UTC day,
+oldest left, with "·" for a day that brought none, so a quiet week next to a failing poll stands out.
+Only the presentation lives here; what counts as broken or killed is judged in load/queries.py.
 """
 
 from __future__ import annotations
@@ -12,16 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from newsetl.load.queries import FeedHealth, RunRow
+from newsetl.load.queries import FeedHealth, RunRow, is_broken, run_state
 
-# A failure score this high means at least one whole failed poll since the last success (partial failures
-# add fractions), so the feed needs a look.
-BROKEN_SCORE = 1.0
-# Polled, yet no successful poll for this long: broken, not merely quiet (outlets publish daily).
-BROKEN_AFTER = timedelta(days=2)
-# An unfinished run that holds no lock lease (an ad-hoc run, or one whose lapsed lease a later run took) is
-# taken for killed once this old: far longer than a run of the bundled feeds takes.
-STALE_RUN_AFTER = timedelta(hours=6)
 SPARK_WIDTH = 28  # characters; a longer window puts several days into each character
 BARS = "▁▂▃▄▅▆▇█"
 SILENT = "·"
@@ -64,16 +57,6 @@ def _run_cells(run: RunRow, now: datetime) -> str:
     return _row(cells, RUN_WIDTHS)
 
 
-def run_state(run: RunRow, now: datetime) -> str:
-    """The run's status; an unfinished run is "running" while its lock lease holds (or, holding none, while
-    younger than STALE_RUN_AFTER), else "killed?"."""
-    if run.finished_at is not None:
-        return run.status
-    if run.lease_expires_at is not None:
-        return "running" if run.lease_expires_at > now else "killed?"
-    return "running" if now - run.started_at < STALE_RUN_AFTER else "killed?"
-
-
 def _run_duration(run: RunRow, now: datetime) -> str:
     if run.finished_at is not None:
         return _duration(run.finished_at - run.started_at)
@@ -108,19 +91,6 @@ def _feeds_section(health: Sequence[FeedHealth], now: datetime) -> list[str]:
     )
     lines = [_feed_cells(h, now) for h in health]
     return [title, _feed_header(days), *lines, *_broken_list(broken, now), "", _legend(days)]
-
-
-def is_broken(health: FeedHealth, now: datetime) -> bool:
-    """Failing by score, or polled since its last success (or never succeeded) for BROKEN_AFTER or longer;
-    a never-successful feed counts from its first failed poll on."""
-    if health.failure_score >= BROKEN_SCORE:
-        return True
-    if health.last_polled_at is None:
-        return False
-    if health.last_success_at is None:
-        return True
-    failing_since_success = health.last_polled_at > health.last_success_at
-    return failing_since_success and now - health.last_success_at >= BROKEN_AFTER
 
 
 def _feed_header(days: int) -> str:

@@ -1,4 +1,5 @@
-"""Read-only queries behind `newsetl status`: the latest runs and the health of every feed.
+"""Read-only queries behind `newsetl status`: the latest runs and the health of every feed, and the judgement
+of both (is a feed broken, was a run killed).
 
 Portable by construction: plain SELECTs that mean the same on SQLite and PostgreSQL. What the dialects do
 differently (bucketing times into UTC days) is done in Python on the two columns fetched for it, never on
@@ -174,3 +175,38 @@ def _health(row: Row[Any], daily_new: tuple[int, ...], tracked_days: int) -> Fee
 def _worst_first(health: FeedHealth) -> tuple[float, datetime, int]:
     never = datetime.min.replace(tzinfo=UTC)
     return (-health.failure_score, health.last_success_at or never, health.feed_id)
+
+
+# --- judgements on what the queries return ------------------------------------------------------------
+
+# A failure score this high means at least one whole failed poll since the last success (partial failures
+# add fractions), so the feed needs a look.
+BROKEN_SCORE = 1.0
+# Polled, yet no successful poll for this long: broken, not merely quiet (outlets publish daily).
+BROKEN_AFTER = timedelta(days=2)
+# An unfinished run that holds no lock lease (an ad-hoc run, or one whose lapsed lease a later run took) is
+# taken for killed once this old: far longer than a run of the bundled feeds takes.
+STALE_RUN_AFTER = timedelta(hours=6)
+
+
+def is_broken(health: FeedHealth, now: datetime) -> bool:
+    """Failing by score, or polled since its last success (or never succeeded) for BROKEN_AFTER or longer;
+    a never-successful feed counts from its first failed poll on."""
+    if health.failure_score >= BROKEN_SCORE:
+        return True
+    if health.last_polled_at is None:
+        return False
+    if health.last_success_at is None:
+        return True
+    failing_since_success = health.last_polled_at > health.last_success_at
+    return failing_since_success and now - health.last_success_at >= BROKEN_AFTER
+
+
+def run_state(run: RunRow, now: datetime) -> str:
+    """The run's status; an unfinished run is "running" while its lock lease holds (or, holding none, while
+    younger than STALE_RUN_AFTER), else "killed?"."""
+    if run.finished_at is not None:
+        return run.status
+    if run.lease_expires_at is not None:
+        return "running" if run.lease_expires_at > now else "killed?"
+    return "running" if now - run.started_at < STALE_RUN_AFTER else "killed?"

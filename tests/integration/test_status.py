@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.orm import Session
 
-from newsetl.flows.status import ago, is_broken, render_status, run_state, sparkline
+from newsetl.flows.status import ago, render_status, sparkline
 from newsetl.load import queries, store
 from newsetl.load.db import make_engine
 from newsetl.load.locks import acquire_lock
 from newsetl.load.migrate import upgrade
 from newsetl.load.models import Article, Feed, FeedItem, Run
+from newsetl.load.queries import is_broken, run_state
 from newsetl.transform.records import FeedPoll, FeedSpec, Listing, PageResult
 
 DAY = timedelta(days=1)
