@@ -33,7 +33,7 @@ def _extract_reply(record: dict[str, Any]) -> dict[str, Any]:
     try:
         article = extract_article(record["html"], record["url"])
     except EmptyExtraction as empty:
-        return {"id": record["id"], "error": "extract_empty", "reason": empty.reason}
+        return {"id": record["id"], "error": str(empty.outcome), "reason": empty.reason}
     return {"id": record["id"], **article_json(article)}
 
 

@@ -79,9 +79,12 @@ def test_extract_jsonl_writes_one_line_per_page_and_reports_bad_lines() -> None:
             {"id": "a", "url": "https://fixture-news.example/talks?from=rss", "html": html},
             "not json",
             {"id": 2},
+            {"id": "short", "url": "https://x.example/s", "html": "<html><body><p>Hi.</p></body></html>"},
+            {"id": "pdf", "url": "https://x.example/p", "html": "%PDF-1.7\n\x00\x01\x02 binary stream"},
         ],
     )
-    assert [o["id"] for o in out] == ["a", None, 2]
+    assert [o["id"] for o in out] == ["a", None, 2, "short", "pdf"]
+    assert [o["error"] for o in out[3:]] == ["extract_empty", "not_html"]  # as a run records them
     assert out[0]["title"].startswith("Mediators push for Gaza ceasefire")
     assert out[0]["authors"] == ["Amira Haddad"] and out[0]["language"] == "en"
     assert out[0]["published_at"].startswith("2024-02-10")
