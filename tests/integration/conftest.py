@@ -1,13 +1,26 @@
-"""Two local hosts for tests of what extract/ keeps per host: 127.0.0.1 and 127.0.0.2 are different hosts to
-the fetcher (its politeness clock, breaker and Retry-After are per host name), both on loopback."""
+"""Integration fixtures: a session on a migrated database (each of SQLite and PostgreSQL), and two local
+hosts for tests of what extract/ keeps per host: 127.0.0.1 and 127.0.0.2 are different hosts to the fetcher
+(its politeness clock, breaker and Retry-After are per host name), both on loopback."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.orm import Session
 
+from newsetl.load.db import make_engine
+from newsetl.load.migrate import upgrade
 from tests.localserver import LocalServer, serving
+
+
+@pytest.fixture
+def session(database_url):
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
 
 
 @pytest.fixture

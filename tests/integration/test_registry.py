@@ -9,8 +9,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from newsetl.load import registry
-from newsetl.load.db import make_engine
-from newsetl.load.migrate import upgrade
 from newsetl.load.models import Feed
 from newsetl.load.store import upsert_feeds
 from newsetl.transform.errors import ConfigError
@@ -23,14 +21,6 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 def _spec(name: str) -> FeedSpec:
     url = f"https://{name}.example/rss"
     return FeedSpec(url, url_key(url), name.title(), f"{name}.example")
-
-
-@pytest.fixture
-def session(database_url):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        yield session
 
 
 def _polled_urls(session: Session, due_only: bool = False, shard: registry.Shard | None = None) -> list[str]:

@@ -10,9 +10,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.flows.status import ago, render_status, sparkline
 from newsetl.load import queries, store
-from newsetl.load.db import make_engine
 from newsetl.load.locks import acquire_lock
-from newsetl.load.migrate import upgrade
 from newsetl.load.models import Article, Feed, FeedItem, Run
 from newsetl.load.queries import is_broken, run_state
 from newsetl.transform.records import FeedPoll, FeedSpec, Listing, PageResult
@@ -24,15 +22,6 @@ URLS = [
     "https://unpolled.example/rss",
     "https://stale.example/rss",
 ]
-
-
-@pytest.fixture
-def session(database_url):
-    engine = make_engine(database_url)
-    upgrade(engine)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def _add_feeds(session: Session, count: int) -> list[int]:
