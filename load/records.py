@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from newsetl.transform.records import Outcome
+
 
 @dataclass(frozen=True, slots=True)
 class BatchCounts:
@@ -16,4 +18,4 @@ class BatchCounts:
     articles_stored_elsewhere: int = 0  # ok here, but a concurrent run had stored the article already
     articles_deferred: int = 0  # not requested: the host asked us to wait, or its run budget was spent
     articles_refused: int = 0  # the database refused the row; stored as load_error instead
-    outcomes: tuple[tuple[str, int], ...] = ()  # page outcomes as stored, load_error included
+    outcomes: tuple[tuple[Outcome, int], ...] = ()  # page outcomes as stored, load_error included

@@ -282,7 +282,7 @@ def _error_name(error: DBAPIError) -> str:
 
 def _sum_counts(counts: Sequence[BatchCounts]) -> BatchCounts:
     """The counts of rows loaded one by one, as one batch's."""
-    outcomes: Counter[str] = Counter()
+    outcomes: Counter[Outcome] = Counter()
     for count in counts:
         outcomes.update(dict(count.outcomes))
     numbers = {
