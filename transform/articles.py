@@ -32,7 +32,8 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from newsetl.transform.errors import InputError
-from newsetl.transform.records import ExtractedArticle, Outcome
+from newsetl.transform.records import ExtractedArticle, Outcome, storable
+from newsetl.transform.text import clean_text
 
 # Pages over this many characters are refused before parsing. extract/ caps bodies at ~10 MB, so a
 # page that passes the fetch cap always passes this one; this is the second line of defence for callers
@@ -85,9 +86,6 @@ _BOMS = (  # UTF-32 first: its little-endian BOM starts with the UTF-16 one
 # in pages labelled latin-1 come out as quotes and not as C1 control characters.
 _AS_CP1252 = frozenset({"latin-1", "iso8859-1", "ascii"})
 
-# C0 controls other than tab/newline/carriage return, and lone surrogates: neither survives a round trip
-# through PostgreSQL.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[\ud800-\udfff]")
 _LANG_RE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]|$)")
 
 # trafilatura's default date parameters, plus a time of day when the page gives one.
@@ -201,17 +199,17 @@ def _charset_normalizer_guess(body: bytes) -> str | None:
 def extract_article(html: str, url: str) -> ExtractedArticle:
     """Main text and metadata of one page; raises EmptyExtraction when there is no article in it."""
     _check_before_parsing(html)
-    tree = _parse(clean_text(html))
+    tree = _parse(storable(html))  # cleaned as every text we store is, so the tree holds nothing else
     document = _run_trafilatura(tree, url, favor_precision=True)
-    if document is None or len(clean_text(document.text)) < MIN_TEXT_CHARS:
+    if document is None or len(clean_text(document.text) or "") < MIN_TEXT_CHARS:
         # Precision mode can prune a short page to nothing: the default mode gets a second look.
         document = _run_trafilatura(tree, url, favor_precision=False) or document
     if document is None or not document.text:
         raise EmptyExtraction("no_text")
-    text = clean_text(document.text)
+    text = clean_text(document.text) or ""  # nothing left after cleaning: too_short, as any stub
     _check_text(text)
     return ExtractedArticle(
-        title=clean_text(document.title) or None,
+        title=clean_text(document.title),
         text=text,
         authors=split_authors(document.author),
         published_at=parse_published(document.date),
@@ -276,13 +274,6 @@ def _check_text(text: str) -> None:
 # --- field cleaning -------------------------------------------------------------------------------------
 
 
-def clean_text(text: str | None) -> str:
-    """Text without NUL/control characters or lone surrogates, stripped; '' for None."""
-    if not text:
-        return ""
-    return _CONTROL_RE.sub("", text).strip()
-
-
 def split_authors(raw: str | None) -> tuple[str, ...]:
     """Author names from trafilatura's author field.
 
@@ -291,8 +282,7 @@ def split_authors(raw: str | None) -> tuple[str, ...]:
     such as AP or AFP) the pieces are taken pairwise as "Surname, Given" and joined back. A list of
     single-word names that are not acronyms ("Reuters; Bloomberg") is joined the same way: a known cost.
     """
-    pieces = [clean_text(piece) for piece in (raw or "").split(";")]
-    pieces = [piece for piece in pieces if piece]
+    pieces = [cleaned for piece in (raw or "").split(";") if (cleaned := clean_text(piece))]
     if _is_split_surname_given(pieces):
         pieces = [f"{pieces[i]}, {pieces[i + 1]}" for i in range(0, len(pieces), 2)]
     return tuple(dict.fromkeys(pieces))  # de-duplicated, first-seen order

@@ -16,6 +16,7 @@ from newsetl.transform.articles import (
     parse_published,
     split_authors,
 )
+from newsetl.transform.text import clean_text
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 URL = "https://news.example.org/story?utm_source=feed"
@@ -159,7 +160,15 @@ def test_nul_bytes_and_lone_surrogates_are_cleaned_from_text_and_title():
     article = extract_article(html, URL)
     assert "\x00" not in article.text and "\x00" not in (article.title or "")
     assert "\ud800" not in article.text
-    assert "bicycles" in article.text
+    # U+FFFD marks the damage, as in every text we store (a feed's title, say); it used to vanish here.
+    assert "bicy\ufffdcles" in article.text
+
+
+def test_article_fields_are_cleaned_as_feed_fields_are():
+    html = page("tiny-article.html").decode("utf-8")
+    raw_title = "Harbour ferry \udce9 returns after winter repairs"
+    article = extract_article(html.replace("Harbour ferry returns after winter repairs", raw_title), URL)
+    assert article.title == clean_text(raw_title) == "Harbour ferry \ufffd returns after winter repairs"
 
 
 def test_page_without_text_is_no_text():
