@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import codecs
 import re
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import trafilatura
@@ -33,7 +32,7 @@ from trafilatura.utils import load_html
 
 from newsetl.transform.errors import InputError
 from newsetl.transform.records import ExtractedArticle, Outcome, storable
-from newsetl.transform.text import clean_text
+from newsetl.transform.text import clean_text, parse_date
 
 # Pages over this many characters are refused before parsing. extract/ caps bodies at ~10 MB, so a
 # page that passes the fetch cap always passes this one; this is the second line of defence for callers
@@ -212,7 +211,7 @@ def extract_article(html: str, url: str) -> ExtractedArticle:
         title=clean_text(document.title),
         text=text,
         authors=split_authors(document.author),
-        published_at=parse_published(document.date),
+        published_at=parse_date(document.date),
         language=_normalise_language(document.language) or _declared_language(tree),
         canonical_url=_canonical_url(document.url, url),
     )
@@ -292,19 +291,6 @@ def _is_split_surname_given(pieces: list[str]) -> bool:
     if not pieces or len(pieces) % 2:
         return False
     return all(" " not in piece and not piece.isupper() for piece in pieces)
-
-
-def parse_published(value: str | None) -> datetime | None:
-    """A UTC-aware datetime from trafilatura's date string; a date without a zone is taken as UTC."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _declared_language(tree: HtmlElement) -> str | None:

@@ -36,7 +36,6 @@ parser reads it as the encoding signature) and is dropped before JSON (JSON text
 
 from __future__ import annotations
 
-import email.utils
 import html
 import io
 import json
@@ -55,7 +54,7 @@ from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 from newsetl.extract.records import Outcome
 from newsetl.transform.errors import InputError
 from newsetl.transform.records import FeedEntry, ParsedFeed
-from newsetl.transform.text import clean_text, to_utc
+from newsetl.transform.text import clean_text, parse_date, to_utc
 from newsetl.transform.urls import resolve_link, url_key
 
 # Largest body we parse, compressed or after decompression. extract/ caps a fetched feed at about 5 MB;
@@ -353,18 +352,8 @@ def _json_id(value: object) -> str | None:
 
 
 def _json_datetime(value: object) -> datetime | None:
-    """RFC 3339 as JSON Feed requires (Python 3.11's fromisoformat reads it, "Z" included), else the
-    RFC 822 form of RSS, which feed generators reusing their RSS date code emit (corpus: elastic 1.1)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.strip())
-    except ValueError:
-        pass
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
+    """A JSON Feed date: RFC 3339 as the spec requires, or the RSS form some generators put there."""
+    return parse_date(_as_str(value))
 
 
 # --- records ----------------------------------------------------------------------------------------

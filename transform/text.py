@@ -1,10 +1,11 @@
 """Text and date cleaning at the boundary: `clean_text` is the form transform/ gives the text it extracts
 (records.storable, stripped, empty as None), and every datetime passes `to_utc` (SQLite silently drops the
-UTC offset of a datetime, so none may arrive without one).
+UTC offset of a datetime, so none may arrive without one), date strings through `parse_date`.
 """
 
 from __future__ import annotations
 
+import email.utils
 import time
 from datetime import UTC, datetime
 
@@ -52,4 +53,23 @@ def _struct_time_to_utc(value: time.struct_time) -> datetime | None:
         year, month, day, hour, minute, second = (int(part) for part in tuple(value)[:6])
         return datetime(year, month, day, hour, minute, min(second, _MAX_SECOND), tzinfo=UTC)
     except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """A date string as `to_utc` gives it, or None when it reads as no date.
+
+    RFC 3339 / ISO 8601 first (trafilatura's output, and JSON Feed's format: Python 3.11's fromisoformat
+    reads it, "Z" included), else RFC 822, the form of RSS, which feed generators reusing their RSS date
+    code put in JSON Feeds too (corpus: elastic 1.1).
+    """
+    if not value:
+        return None
+    try:
+        return to_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        pass
+    try:
+        return to_utc(email.utils.parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None

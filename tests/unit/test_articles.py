@@ -13,7 +13,6 @@ from newsetl.transform.articles import (
     EmptyExtraction,
     decode_html,
     extract_article,
-    parse_published,
     split_authors,
 )
 from newsetl.transform.text import clean_text
@@ -209,19 +208,3 @@ def test_a_url_given_as_html_is_never_fetched():
 )
 def test_split_authors(raw, expected):
     assert split_authors(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("2024-01-05", datetime(2024, 1, 5, tzinfo=UTC)),
-        ("2024-01-05T14:30:00+0200", datetime(2024, 1, 5, 12, 30, tzinfo=UTC)),
-        ("2024-01-05T14:30:00", datetime(2024, 1, 5, 14, 30, tzinfo=UTC)),
-        ("yesterday", None),
-        (None, None),
-    ],
-)
-def test_parse_published_is_utc_aware(raw, expected):
-    parsed = parse_published(raw)
-    assert parsed == expected
-    assert parsed is None or parsed.utcoffset() is not None

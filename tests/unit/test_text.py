@@ -1,4 +1,4 @@
-"""storable, escape_url, clean_text and to_utc: what may reach SQLite and PostgreSQL alike."""
+"""storable, escape_url, clean_text, to_utc and parse_date: what may reach SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from newsetl.transform.records import escape_url, storable
-from newsetl.transform.text import clean_text, to_utc
+from newsetl.transform.text import clean_text, parse_date, to_utc
 
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\ud800-\udfff]")
 
@@ -112,3 +113,28 @@ def test_a_date_with_no_instant_in_utc_is_none() -> None:
     east = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))
     west = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5)))
     assert to_utc(east) is None and to_utc(west) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-01-05", datetime(2024, 1, 5, tzinfo=UTC)),
+        ("2024-01-05T14:30:00+0200", datetime(2024, 1, 5, 12, 30, tzinfo=UTC)),  # trafilatura's form
+        ("2024-01-05T14:30:00", datetime(2024, 1, 5, 14, 30, tzinfo=UTC)),
+        (" 2024-01-05T14:30:00Z ", datetime(2024, 1, 5, 14, 30, tzinfo=UTC)),  # JSON Feed's RFC 3339
+        ("Fri, 05 Jan 2024 14:30:00 +0200", datetime(2024, 1, 5, 12, 30, tzinfo=UTC)),  # RSS's RFC 822
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_date_is_utc_aware(raw: str | None, expected: datetime | None) -> None:
+    parsed = parse_date(raw)
+    assert parsed == expected
+    assert parsed is None or parsed.utcoffset() == timedelta(0)
+
+
+def test_a_date_string_with_no_instant_in_utc_is_none_not_an_error() -> None:
+    # An article's date used to raise OverflowError here (its own parser did not go through to_utc).
+    assert parse_date("0001-01-01T00:00:00+05:00") is None
+    assert parse_date("Fri, 31 Dec 9999 23:00:00 -0500") is None
