@@ -121,20 +121,24 @@ class _RawFeed:
 
 
 def parse_feed(
-    body: bytes, url: str, content_type: str | None = None, *, now: datetime | None = None
+    body: bytes,
+    url: str,
+    *,
+    media_type: str | None = None,
+    charset: str | None = None,
+    now: datetime | None = None,
 ) -> ParsedFeed:
     """Parse a fetched feed body. `url` is the feed's (final) URL, the base for relative links.
 
-    `content_type` is the HTTP Content-Type header value, charset parameter included
-    ("text/xml; charset=iso-8859-1"): feedparser gives the HTTP charset precedence over the XML
-    declaration, falling back when the bytes do not decode. `now` (UTC) is for the future-date rule;
-    it defaults to the current time.
+    `media_type` and `charset` are the HTTP Content-Type as extract/ parsed it (FetchResult.content_type,
+    .charset): feedparser gives the HTTP charset precedence over the XML declaration, falling back when
+    the bytes do not decode. `now` (UTC) is for the future-date rule; it defaults to the current time.
     """
     data = _prepare(body)
     if data.startswith(b"{"):
-        raw = _read_json_feed(data, content_type)
+        raw = _read_json_feed(data, media_type)
     else:
-        raw = _read_xml_feed(data, url, content_type)
+        raw = _read_xml_feed(data, url, media_type, charset)
     return _build(raw, url, now or datetime.now(UTC))
 
 
@@ -215,15 +219,11 @@ def _declares_entities(data: bytes) -> bool:
     return bool(_DOCTYPE.search(data)) and bool(_ENTITY_DECL.search(data))
 
 
-def _media_type(content_type: str | None) -> str:
-    return (content_type or "").partition(";")[0].strip().lower()
-
-
 # --- XML feeds through feedparser -------------------------------------------------------------------
 
 
-def _read_xml_feed(data: bytes, url: str, content_type: str | None) -> _RawFeed:
-    result = _run_feedparser(data, url, content_type)
+def _read_xml_feed(data: bytes, url: str, media_type: str | None, charset: str | None) -> _RawFeed:
+    result = _run_feedparser(data, url, media_type, charset)
     entries = tuple(_xml_entry(entry) for entry in result.get("entries", ()))
     exc = result.get("bozo_exception") if result.get("bozo") else None
     if not entries:
@@ -237,10 +237,11 @@ def _read_xml_feed(data: bytes, url: str, content_type: str | None) -> _RawFeed:
     )
 
 
-def _run_feedparser(data: bytes, url: str, content_type: str | None) -> Mapping[str, Any]:
+def _run_feedparser(data: bytes, url: str, media_type: str | None, charset: str | None) -> Mapping[str, Any]:
     headers = {"content-location": url}  # base for xml:base and relative links
-    if content_type:
-        headers["content-type"] = content_type
+    if media_type:
+        # feedparser reads the HTTP charset only from a header, so the parsed one is written back as one.
+        headers["content-type"] = f"{media_type}; charset={charset}" if charset else media_type
     try:
         # BytesIO, never bytes/str: feedparser would treat those as a URL or a local path to open.
         # resolve_relative_uris only rewrites links inside HTML content, which we reduce to text anyway.
@@ -304,8 +305,8 @@ def _is_html_detail(detail: Mapping[str, Any] | None) -> bool:
 # --- JSON Feed (https://jsonfeed.org) ---------------------------------------------------------------
 
 
-def _read_json_feed(data: bytes, content_type: str | None) -> _RawFeed:
-    doc = _load_json(data, content_type)
+def _read_json_feed(data: bytes, media_type: str | None) -> _RawFeed:
+    doc = _load_json(data, media_type)
     version = doc.get("version") if isinstance(doc, dict) else None
     if not (isinstance(version, str) and _JSON_FEED_VERSION in version):
         raise FeedParseError(Outcome.NOT_A_FEED, "JSON that is not a JSON Feed")
@@ -319,11 +320,11 @@ def _read_json_feed(data: bytes, content_type: str | None) -> _RawFeed:
     )
 
 
-def _load_json(data: bytes, content_type: str | None) -> object:
+def _load_json(data: bytes, media_type: str | None) -> object:
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        declared = _media_type(content_type) in _JSON_FEED_TYPES
+        declared = media_type in _JSON_FEED_TYPES
         outcome = Outcome.PARSE_ERROR if declared else Outcome.NOT_A_FEED
         raise FeedParseError(outcome, f"invalid JSON: {type(exc).__name__}") from exc
 

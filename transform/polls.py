@@ -41,7 +41,12 @@ def judge_poll(feed: FeedState, fetched: FetchResult, full: bool) -> PolledFeed:
     if body_hash == feed.body_hash and not full:  # servers that ignore validators still send the same bytes
         return PolledFeed(feed, _poll(feed, fetched, Outcome.NOT_MODIFIED, detail="body unchanged"))
     try:
-        parsed = parse_feed(fetched.body, fetched.final_url or feed.url, _content_type(fetched))
+        parsed = parse_feed(
+            fetched.body,
+            fetched.final_url or feed.url,
+            media_type=fetched.content_type,
+            charset=fetched.charset,
+        )
     except FeedParseError as error:
         return PolledFeed(feed, _poll(feed, fetched, error.outcome, detail=error.detail))
     poll = replace(
@@ -72,9 +77,3 @@ def _poll(feed: FeedState, fetched: FetchResult, outcome: Outcome, detail: str |
         last_modified=fetched.validators.last_modified,
         detail=detail,
     )
-
-
-def _content_type(fetched: FetchResult) -> str | None:
-    if fetched.content_type and fetched.charset:
-        return f"{fetched.content_type}; charset={fetched.charset}"
-    return fetched.content_type
