@@ -64,7 +64,7 @@ import httpx
 from newsetl.extract.decode import ACCEPT_ENCODING, BodyTooLarge, CappedDecoder, DecodeError, parse_codings
 from newsetl.extract.network import GuardedBackend, Resolver, SsrfBlocked, deadline, time_left
 from newsetl.extract.policy import HttpPolicy
-from newsetl.extract.records import FetchResult, Outcome, Validators
+from newsetl.extract.records import LONE_SURROGATE, URL_CONTROL, FetchResult, Outcome, Validators
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +77,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CHUNK_SIZE = 64 * 1024
 # A DNS name (LDH plus "_", which exists in the wild) or an IP literal; anything else cannot be a host.
 _HOST = re.compile(r"^[A-Za-z0-9._-]+$|^[0-9A-Fa-f:.]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Lone surrogates (from a feed decoded with errors="surrogateescape", or a database) have no UTF-8 form.
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # What may not appear in a header value we send: controls but tab, and DEL (the HTTP layer refuses them).
 _HEADER_UNSAFE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -143,9 +140,9 @@ def _timeout(policy: HttpPolicy) -> httpx.Timeout:
 
 def check_url(url: str) -> str | None:
     """Why `url` must not be fetched, or None when it may be."""
-    if _CONTROL.search(url):
+    if URL_CONTROL.search(url):
         return "control characters in URL"
-    if _SURROGATE.search(url):
+    if LONE_SURROGATE.search(url):
         # Refused by name rather than left to httpx's UTF-8 encoding failing somewhere inside URL parsing.
         return "lone surrogate in URL"
     try:

@@ -1,9 +1,20 @@
-"""Typed records that leave extract/: what one HTTP fetch ended in."""
+"""Typed records that leave extract/ (what one HTTP fetch ended in), and the character rules for URLs that
+transform/ applies to the links it records."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+# C0 controls and DEL: invisible in a link, and CR/LF in a request would inject headers.
+URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lone UTF-16 surrogates (from `surrogateescape` decoding, broken JSON \ud800 escapes, a database) have no
+# UTF-8 form: no request can carry one, and no database driver stores one.
+LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Either of the two: a URL holding one is never fetched (client.check_url: bad_url), and a link holding one
+# is stored with it percent-encoded (transform.records.escape_url).
+URL_UNSAFE = re.compile(f"{URL_CONTROL.pattern}|{LONE_SURROGATE.pattern}")
 
 
 class Outcome(StrEnum):

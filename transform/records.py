@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from newsetl.extract.records import LONE_SURROGATE, URL_UNSAFE
 from newsetl.extract.records import NOT_REQUESTED as NOT_REQUESTED
 from newsetl.extract.records import Outcome as Outcome
 
@@ -22,12 +23,9 @@ from newsetl.extract.records import Outcome as Outcome
 # C0 controls other than \t and \n: invisible, illegal in XML 1.0, NUL is refused by PostgreSQL.
 # \r is not here because line endings are normalised to \n before this runs.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
-# Lone UTF-16 surrogates (from `surrogateescape` decoding or broken JSON \ud800 escapes) cannot be
-# encoded as UTF-8, so a database driver raises on them; U+FFFD keeps a visible mark of the damage.
-_SURROGATES = re.compile(r"[\ud800-\udfff]")
+# Lone surrogates (extract.records.LONE_SURROGATE) make a database driver raise; U+FFFD keeps a visible
+# mark of the damage. A link's unsafe characters (extract.records.URL_UNSAFE) are percent-encoded instead.
 _REPLACEMENT = "\ufffd"
-# What a stored link must not hold as such: controls and lone surrogates.
-_URL_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def storable(value: str) -> str:
@@ -35,14 +33,14 @@ def storable(value: str) -> str:
     controls but \\t and \\n are removed, lone surrogates become U+FFFD. Nothing else changes (no strip),
     so clean text passes through untouched. Idempotent."""
     text = value.replace("\r\n", "\n").replace("\r", "\n")
-    return _SURROGATES.sub(_REPLACEMENT, _CONTROLS.sub("", text))
+    return LONE_SURROGATE.sub(_REPLACEMENT, _CONTROLS.sub("", text))
 
 
 def escape_url(url: str) -> str:
     """A link as both databases can store it: controls and lone surrogates percent-encoded
     (as a browser would send them), so the stored form still shows what the feed gave, byte for byte.
     Such a link is never fetched (extract/ refuses it as bad_url); this is only how it is recorded."""
-    return _URL_UNSAFE.sub(_percent_encode, url)
+    return URL_UNSAFE.sub(_percent_encode, url)
 
 
 def _percent_encode(match: re.Match[str]) -> str:

@@ -10,6 +10,7 @@ import pytest
 from newsetl.extract.client import check_url, classify_status, fetch, parse_content_type, parse_retry_after
 from newsetl.extract.policy import HttpPolicy
 from newsetl.extract.records import Outcome, Validators
+from newsetl.transform.records import escape_url
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 
@@ -109,6 +110,31 @@ def test_check_url_refuses(url):
 )
 def test_check_url_accepts(url):
     assert check_url(url) is None
+
+
+# Every character no URL may hold as such: the C0 controls, DEL, and lone surrogates at both ends.
+URL_UNSAFE_CHARACTERS = [chr(code) for code in range(0x20)] + ["\x7f", "\ud800", "\udfff"]
+
+
+@pytest.mark.parametrize("character", URL_UNSAFE_CHARACTERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_what_check_url_refuses_is_what_escape_url_encodes(character):
+    # One definition serves both: the link a feed gave is never fetched, and its stored form is a URL.
+    url = f"http://example.com/a{character}b"
+    assert check_url(url) is not None
+    assert check_url(escape_url(url)) is None
+
+
+@pytest.mark.parametrize("character", ["\n", "\x00", "\x7f", "\udc80"], ids=repr)
+def test_a_url_with_a_control_or_a_lone_surrogate_is_never_requested(character):
+    requested: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(request)
+        return httpx.Response(200)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        result = fetch(client, f"http://example.com/a{character}b", HttpPolicy(), max_bytes=100)
+    assert (result.outcome, requested) == (Outcome.BAD_URL, [])
 
 
 def mock_client(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> httpx.Client:
