@@ -18,7 +18,7 @@ import httpx
 from newsetl.extract.client import fetch
 from newsetl.extract.hosts import CrawlState, HostState, ResultCallback, by_host
 from newsetl.extract.policy import HttpPolicy
-from newsetl.extract.records import FetchResult, Outcome
+from newsetl.extract.records import SNIFF_BYTES, FetchResult, Outcome, is_binary
 from newsetl.extract.robots import RobotsCache, RobotsRules
 
 logger = logging.getLogger(__name__)
@@ -30,32 +30,16 @@ AMBIGUOUS_TYPES = frozenset(
     {None, "text/plain", "application/octet-stream", "binary/octet-stream", "application/unknown",
      "unknown/unknown", "application/x-unknown", "text/xml", "application/xml"}
 )  # fmt: skip
-# Signatures of formats that are never an article page, whatever the Content-Type says.
-BINARY_MAGIC = (
-    b"%PDF-", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b",
-    b"BZh", b"\xfd7zXZ\x00", b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"OggS", b"ID3", b"fLaC", b"RIFF",
-    b"II*\x00", b"MM\x00*", b"wOFF", b"wOF2", b"\xd0\xcf\x11\xe0", b"\x7fELF", b"\x00\x00\x01\x00",
-)  # fmt: skip
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _HTML_START = re.compile(
     rb"<(?:!doctype\s+html|html|head|body|title|meta|script|style|div|p|h1|table|a|!--)[\s>/]", re.IGNORECASE
 )
-_SNIFF_BYTES = 1024
 
 
 # ---------------------------------------------------------------- sniffing
 
 
-def is_binary(body: bytes) -> bool:
-    """Magic bytes of a non-HTML format, an ISO-BMFF container (mp4/heic/avif), or NUL bytes in the head."""
-    head = body[:_SNIFF_BYTES]
-    if head.startswith(BINARY_MAGIC) or head[4:8] == b"ftyp":
-        return True
-    return b"\x00" in head and not head.startswith(_UTF16_BOMS)
-
-
 def looks_like_html(body: bytes) -> bool:
-    return _HTML_START.search(body[:_SNIFF_BYTES]) is not None
+    return _HTML_START.search(body[:SNIFF_BYTES]) is not None
 
 
 def sniff_page(result: FetchResult) -> FetchResult:

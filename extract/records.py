@@ -1,8 +1,13 @@
-"""Typed records that leave extract/ (what one HTTP fetch ended in), and the character rules for URLs that
-transform/ applies to the links it records."""
+"""Typed records that leave extract/ (what one HTTP fetch ended in), and the rules transform/ shares with it:
+which characters no URL may hold, and which bytes are binary.
+
+`is_binary` lives here, with the records, because both layers ask it: extract/ of a fetched page's bytes
+(refused as not_html before anyone decodes them), transform/ of a page it is handed directly.
+"""
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,6 +20,27 @@ LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Either of the two: a URL holding one is never fetched (client.check_url: bad_url), and a link holding one
 # is stored with it percent-encoded (transform.records.escape_url).
 URL_UNSAFE = re.compile(f"{URL_CONTROL.pattern}|{LONE_SURROGATE.pattern}")
+
+# How much of the head of a body is sniffed (the HTML standard's prescan reads as much).
+SNIFF_BYTES = 1024
+# Signatures of formats that are never an article page, whatever the Content-Type says.
+BINARY_MAGIC = (
+    b"%PDF-", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b",
+    b"BZh", b"\xfd7zXZ\x00", b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"OggS", b"ID3", b"fLaC", b"RIFF",
+    b"II*\x00", b"MM\x00*", b"wOFF", b"wOF2", b"\xd0\xcf\x11\xe0", b"\x7fELF", b"\x00\x00\x01\x00",
+)  # fmt: skip
+# Byte-order marks that explain NUL bytes (UTF-32 LE's mark starts with UTF-16 LE's, so it is covered).
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+
+
+def is_binary(head: bytes, *, stray_nuls: int = 0) -> bool:
+    """Whether a body starting with `head` (only its first SNIFF_BYTES are read) is a binary format: the
+    signature of one (leading whitespace skipped, as PDF readers do), an ISO-BMFF container (mp4/heic/avif),
+    or more than `stray_nuls` NUL bytes that no UTF-16/32 byte-order mark explains."""
+    head = head[:SNIFF_BYTES]
+    if head.lstrip().startswith(BINARY_MAGIC) or head[4:8] == b"ftyp":
+        return True
+    return head.count(b"\x00") > stray_nuls and not head.startswith(_WIDE_BOMS)
 
 
 class Outcome(StrEnum):

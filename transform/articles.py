@@ -30,6 +30,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from newsetl.extract.records import SNIFF_BYTES, is_binary
 from newsetl.transform.errors import InputError
 from newsetl.transform.records import ExtractedArticle, Outcome, storable
 from newsetl.transform.text import clean_text, parse_date
@@ -65,10 +66,11 @@ _BOT_WALL_RE = re.compile(
 META_PRESCAN_BYTES = 4096
 _META_CHARSET_RE = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
 
-# Binary formats sometimes served as text/html, by leading magic bytes.
-_BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
-BINARY_SNIFF_BYTES = 1024  # a NUL byte in this head (without a UTF-16/32 BOM) means binary bytes
-BINARY_MAX_NULS = 8  # ...but in already-decoded text a few stray NULs are cleaned, not refused
+# A binary body (extract.records.is_binary) is decoded as cp1252, which gives back its very bytes wherever a
+# signature or a NUL lies, so extract_article sniffs that text with the same `is_binary` as extract/ sniffs
+# bytes; but in text from elsewhere a few stray NULs are cleaned, not refused.
+_BINARY_AS_TEXT = "cp1252"
+BINARY_MAX_NULS = 8
 
 # How much more "chaos" (charset_normalizer's mess ratio) cp1252 may have than the best guess and still win.
 CP1252_TIE_MARGIN = 0.01
@@ -110,14 +112,14 @@ def decode_html(body: bytes, charset: str | None) -> tuple[str, str]:
     Order: byte-order mark, then the HTTP charset, then <meta charset>, then detection. A declared charset
     is used only if the bytes decode under it without error, so cp1252 bytes labelled UTF-8 fall through to
     the next source instead of becoming mojibake. Never raises: a binary body (PDF, image)
-    comes back as cp1252 text with its NULs kept, which extract_article refuses as not_html.
+    comes back as its cp1252 reading, NULs kept, which extract_article refuses as not_html.
     """
     bom = _bom_encoding(body)
     if bom is not None:
         encoding, size = bom
         return body[size:].decode(encoding, errors="replace"), encoding
-    if _looks_binary(body):  # no point in detection; keep the bytes recognisable for extract_article
-        return body.decode("cp1252", errors="replace"), "cp1252"
+    if is_binary(body):  # no point in detection; keep the bytes recognisable for extract_article
+        return body.decode(_BINARY_AS_TEXT, errors="replace"), _BINARY_AS_TEXT
     for label in (charset, _meta_charset(body)):
         encoding = _normalise_label(label)
         if encoding is not None and (text := _decode_strict(body, encoding)) is not None:
@@ -130,11 +132,6 @@ def _bom_encoding(body: bytes) -> tuple[str, int] | None:
         if body.startswith(bom):
             return encoding, len(bom)
     return None
-
-
-def _looks_binary(body: bytes) -> bool:
-    head = body[:BINARY_SNIFF_BYTES]
-    return head.lstrip().startswith(_BINARY_MAGIC) or b"\x00" in head
 
 
 def _meta_charset(body: bytes) -> str | None:
@@ -232,9 +229,8 @@ def _run_trafilatura(tree: HtmlElement, url: str, *, favor_precision: bool) -> D
 def _check_before_parsing(html: str) -> None:
     if len(html) > MAX_HTML_CHARS:
         raise EmptyExtraction("too_large", f"{len(html)} characters")
-    head = html[:BINARY_SNIFF_BYTES]
-    # Binary bytes decoded as text: a PDF or GIF header, or NULs throughout (a stray NUL is cleaned instead).
-    if head.lstrip().startswith(("%PDF-", "GIF8")) or head.count("\x00") > BINARY_MAX_NULS:
+    head = html[:SNIFF_BYTES].encode(_BINARY_AS_TEXT, errors="replace")
+    if is_binary(head, stray_nuls=BINARY_MAX_NULS):  # binary bytes decoded as text
         raise EmptyExtraction("not_html", "binary content")
     # Only a page of at least a quarter of the limit can hold such a node (4 bytes per character at most).
     if len(html) * 4 > LIBXML2_MAX_TEXT_NODE_BYTES:

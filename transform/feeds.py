@@ -51,7 +51,7 @@ from typing import Any
 import feedparser
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
-from newsetl.extract.records import Outcome
+from newsetl.extract.records import SNIFF_BYTES, Outcome
 from newsetl.transform.errors import InputError
 from newsetl.transform.records import FeedEntry, ParsedFeed
 from newsetl.transform.text import clean_text, parse_date, to_utc
@@ -64,8 +64,6 @@ MAX_FEED_BYTES = 20 * 1024 * 1024
 # How far ahead of "now" a published date may be: covers time-zone mistakes (up to 14 h) and an
 # embargoed item published a day early; beyond that the date is wrong, not early.
 FUTURE_TOLERANCE = timedelta(days=2)
-# How much of the head of a body we sniff for HTML / XML markers.
-_SNIFF_BYTES = 1024
 # Longest warning kept: enough for the parser's message and position, short enough for a log line.
 _MAX_WARNING_CHARS = 200
 
@@ -255,7 +253,7 @@ def _run_feedparser(data: bytes, url: str, media_type: str | None, charset: str 
 def _refuse_if_empty(data: bytes, version: str, exc: BaseException | None) -> None:
     """Zero entries: decide between an empty feed, not_a_feed and parse_error."""
     malformed = exc is not None and not isinstance(exc, _NOT_MALFORMED)
-    head = data[:_SNIFF_BYTES]
+    head = data[:SNIFF_BYTES]  # HTML / XML markers are looked for where extract/ sniffs pages
     if version and not malformed:
         return  # a well-formed feed that happens to be empty
     if version:

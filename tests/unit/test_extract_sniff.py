@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+
 import pytest
 
 from newsetl.extract.pages import sniff_page
@@ -25,6 +27,8 @@ def page(body: bytes, content_type: str | None) -> FetchResult:
         (b"\xef\xbb\xbf<html lang=en><p>x</p></html>", None),
         (b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml"></html>', "text/xml"),
         ("<html>\u00e9</html>".encode("utf-16"), "text/html"),  # NULs of UTF-16 are not binary
+        # ...nor those of UTF-32 behind its BOM, which transform decodes (extract refused it before the merge)
+        (codecs.BOM_UTF32_BE + "<html>\u00e9</html>".encode("utf-32-be"), "text/html"),
     ],
 )
 def test_html_pages_stay_ok(body, content_type):
@@ -36,6 +40,10 @@ def test_html_pages_stay_ok(body, content_type):
     [
         (b"%PDF-1.7\n...", "application/pdf"),
         (b"%PDF-1.7\n...", "text/html"),  # a PDF labelled as HTML
+        (
+            b"\r\n%PDF-1.7\n...",
+            "text/html",
+        ),  # behind whitespace too, as transform judged it (extract did not)
         (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "text/html"),
         (b"\xff\xd8\xff\xe0\0\x10JFIF", None),
         (b"GIF89a\x01\0", "image/gif"),
