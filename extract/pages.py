@@ -18,13 +18,12 @@ import httpx
 from newsetl.extract.client import fetch
 from newsetl.extract.hosts import CrawlState, HostState, ResultCallback, by_host
 from newsetl.extract.policy import HttpPolicy
-from newsetl.extract.records import SNIFF_BYTES, FetchResult, Outcome, is_binary
+from newsetl.extract.records import HTML_MEDIA_TYPES, SNIFF_BYTES, FetchResult, Outcome, is_binary
 from newsetl.extract.robots import RobotsCache, RobotsRules
 
 logger = logging.getLogger(__name__)
 
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Labels servers put on HTML they did not bother to label; for these the bytes decide.
 AMBIGUOUS_TYPES = frozenset(
     {None, "text/plain", "application/octet-stream", "binary/octet-stream", "application/unknown",
@@ -47,7 +46,7 @@ def sniff_page(result: FetchResult) -> FetchResult:
     if result.outcome is not Outcome.OK:
         return result
     binary = is_binary(result.body)
-    if not binary and result.content_type in HTML_TYPES:
+    if not binary and result.content_type in HTML_MEDIA_TYPES:
         return result
     if not binary and result.content_type in AMBIGUOUS_TYPES and looks_like_html(result.body):
         return result

@@ -1,5 +1,5 @@
 """Typed records that leave extract/ (what one HTTP fetch ended in), and the rules transform/ shares with it:
-which characters no URL may hold, and which bytes are binary.
+which characters no URL may hold, which media types are HTML, and which bytes are binary.
 
 `is_binary` lives here, with the records, because both layers ask it: extract/ of a fetched page's bytes
 (refused as not_html before anyone decodes them), transform/ of a page it is handed directly.
@@ -21,6 +21,8 @@ LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # is stored with it percent-encoded (transform.records.escape_url).
 URL_UNSAFE = re.compile(f"{URL_CONTROL.pattern}|{LONE_SURROGATE.pattern}")
 
+# The media types of HTML, as FetchResult.content_type names them (and a feed's text constructs do).
+HTML_MEDIA_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # How much of the head of a body is sniffed (the HTML standard's prescan reads as much).
 SNIFF_BYTES = 1024
 # Signatures of formats that are never an article page, whatever the Content-Type says.

@@ -51,7 +51,7 @@ from typing import Any
 import feedparser
 from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 
-from newsetl.extract.records import SNIFF_BYTES, Outcome
+from newsetl.extract.records import HTML_MEDIA_TYPES, SNIFF_BYTES, Outcome
 from newsetl.transform.errors import InputError
 from newsetl.transform.records import FeedEntry, ParsedFeed
 from newsetl.transform.text import clean_text, parse_date, to_utc
@@ -79,7 +79,6 @@ _HTML_MARKERS = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _JSON_FEED_TYPES = frozenset({"application/feed+json", "application/json"})
 _JSON_FEED_VERSION = "jsonfeed.org/version/"
 _ALTERNATE_RELS = frozenset({"", "alternate"})
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Tags that end a block become a space ("<p>a</p><p>b</p>" -> "a b"); inline ones vanish ("<em>x</em>.").
 _BLOCK_TAG = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|figure|hr)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
@@ -297,7 +296,7 @@ def _xml_links(entry: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _is_html_detail(detail: Mapping[str, Any] | None) -> bool:
-    return bool(detail) and _as_str(detail.get("type")) in _HTML_TYPES
+    return bool(detail) and _as_str(detail.get("type")) in HTML_MEDIA_TYPES
 
 
 # --- JSON Feed (https://jsonfeed.org) ---------------------------------------------------------------
