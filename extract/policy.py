@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Identify ourselves honestly, with a contact URL, so operators can reach us instead of blocking us; the
+# product token before "/" is the one matched against robots.txt groups. The one default: flows' settings
+# (NEWSETL_USER_AGENT) default to it too.
+DEFAULT_USER_AGENT = "newsetl/0.1 (+https://github.com/newsetl/newsetl)"
+
 
 @dataclass(frozen=True, slots=True)
 class HttpPolicy:
-    # Identify ourselves honestly, with a contact URL, so operators can reach us instead of blocking us;
-    # the product token before "/" is the one matched against robots.txt groups.
-    user_agent: str = "newsetl/0.1 (+https://example.invalid/newsetl)"
+    user_agent: str = DEFAULT_USER_AGENT
     # Per-operation socket deadlines (connect, and each read/write).
     connect_timeout: float = 10.0
     read_timeout: float = 20.0

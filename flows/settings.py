@@ -13,6 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from newsetl.extract.policy import DEFAULT_USER_AGENT
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.tagging import Taxonomy, default_model_name, load_taxonomy, require_pipeline
 
@@ -36,7 +37,7 @@ class Settings:
     allow_networks: tuple[
         str, ...
     ] = ()  # CIDRs exempt from the SSRF guard, e.g. 127.0.0.0/8 for a local mirror
-    user_agent: str = "newsetl/0.1 (+https://github.com/newsetl/newsetl)"
+    user_agent: str = DEFAULT_USER_AGENT
     per_host_delay: float = 1.0  # seconds between two requests to one host
     page_deadline: float = 60.0  # total seconds for one HTTP request, body included
     extract_deadline: float = 30.0  # CPU seconds one page may take to extract and tag before it is killed

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from newsetl.extract.policy import DEFAULT_USER_AGENT, HttpPolicy
 from newsetl.flows.settings import Settings, SettingsError
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_values_are_parsed_by_type() -> None:
@@ -45,3 +48,8 @@ def test_unusable_settings_are_refused_with_their_name(environ, message) -> None
 def test_overrides_are_checked_too() -> None:
     with pytest.raises(SettingsError, match="not a network"):
         Settings().with_overrides(allow_networks=("not-a-cidr",))
+
+
+def test_the_user_agent_has_one_default_the_readme_shows() -> None:
+    assert Settings().user_agent == HttpPolicy().user_agent == DEFAULT_USER_AGENT
+    assert f"`{DEFAULT_USER_AGENT}`" in README
