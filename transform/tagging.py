@@ -11,22 +11,33 @@ What is tagged is one string, `title + "\\n\\n" + text` (the title alone when th
 `max_chars`: entity offsets (`EntityCount.first_offset`) index that string, so a mention in the title has
 an offset below len(title) + 2.
 
-Errors: ValueError for a pipeline that is not installed or a taxonomy file that does not validate. Tagging
-itself does not raise on any text (long texts are cut, never passed on to raise E088).
+Errors: PipelineMissing for a pipeline that is not installed, TaxonomyError (one line per problem, naming
+the topic and key) for a taxonomy file that does not validate; both are ConfigErrors. Tagging itself does
+not raise on any text (long texts are cut, never passed on to raise E088).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import spacy
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
@@ -112,7 +123,7 @@ class _Hit:
         return self.weight * self.place
 
 
-# --- pipeline and taxonomy ------------------------------------------------------------------------------
+# --- the pipeline ----------------------------------------------------------------------------------------
 
 
 def default_model_name() -> str:
@@ -140,52 +151,192 @@ def load_pipeline(name: str) -> Language:
     return nlp
 
 
+# --- reading configuration files -------------------------------------------------------------------------
+# The taxonomy, the feeds file (flows/feedlist.py) and the settings (flows/settings.py) are parsed by
+# pydantic models; their problems reach the user as ConfigErrors, one line each, that say where (file,
+# entry, field), what is wrong and what would be right. Never pydantic's own report: it names our classes
+# and links to its documentation.
+
+
+class ConfigModel(BaseModel):
+    """A mapping in a configuration file. A key the model does not know is an error listing the ones it
+    does: a misspelt `weak:` or `source:` would otherwise be dropped without a word."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = [field.alias or name for name, field in cls.model_fields.items()]
+            unknown = [str(key) for key in data if key not in known]
+            if unknown:
+                raise ValueError(f"unknown key {unknown[0]!r}; the keys are {', '.join(known)}")
+        return data
+
+
+def problem_lines(error: ValidationError, place: Callable[[tuple[int | str, ...]], str]) -> str:
+    """One line per problem: where (from `place`, given pydantic's location), the value, what is wrong."""
+    return "\n".join(f"{place(detail['loc'])}: {_value_and_problem(detail)}" for detail in error.errors())
+
+
+def field_suffix(loc: Sequence[int | str]) -> str:
+    """` (strong, item 2)` for pydantic's ('strong', 1); empty for no location."""
+    parts = [f"item {part + 1}" if isinstance(part, int) else part for part in loc]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _value_and_problem(detail: ErrorDetails) -> str:
+    value = detail["input"]
+    if value is None and detail["type"].endswith("_type"):
+        return "is empty"  # YAML's `key:` with nothing after it
+    if value is None or value == "" or detail["type"] == "missing" or isinstance(value, dict | list):
+        return what_is_wrong(detail)
+    shown = repr(value)
+    return f"{shown if len(shown) <= 80 else shown[:77] + '...'} {what_is_wrong(detail)}"
+
+
+def what_is_wrong(detail: ErrorDetails) -> str:
+    """The problem in words, e.g. "must be at least 1"; a validator's own ValueError says it itself."""
+    kind, context = detail["type"], detail.get("ctx", {})
+    if kind in ("value_error", "assertion_error"):
+        return str(context["error"])
+    if kind in _BOUNDS:
+        word, key = _BOUNDS[kind]
+        return f"must be {word} {context[key]:g}"
+    if kind in ("string_too_short", "too_short") and context.get("min_length") == 1:
+        return "is empty"
+    if kind in _PROBLEMS:
+        return _PROBLEMS[kind].format(**context)
+    return detail["msg"].replace("Input should", "should")
+
+
+_BOUNDS = {
+    "greater_than": ("more than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
+_PROBLEMS = {
+    "missing": "is missing",
+    "extra_forbidden": "is unknown",
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "int_type": "is not a whole number",
+    "float_parsing": "is not a number",
+    "float_type": "is not a number",
+    "bool_parsing": "is not true or false",
+    "bool_type": "is not true or false",
+    "string_type": "is not text",
+    "string_too_short": "is shorter than {min_length} characters",
+    "string_too_long": "is longer than {max_length} characters",
+    "too_short": "needs at least {min_length} items",
+    "list_type": "is not a list",
+    "tuple_type": "is not a list",
+    "dict_type": "is not a mapping of keys to values",
+    "model_type": "is not a mapping of keys to values",
+    "path_type": "is not a file path",
+}
+
+
+# --- the taxonomy ----------------------------------------------------------------------------------------
+
+
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy file; by default the one shipped in this package."""
+    name = "the bundled taxonomy" if path is None else f"taxonomy file {path}"
     try:
         if path is None:
             source = resources.files(__package__).joinpath("taxonomy.yaml").read_text(encoding="utf-8")
         else:
             source = path.read_text(encoding="utf-8")
-        return parse_taxonomy(yaml.safe_load(source))
+        data = yaml.safe_load(source)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TaxonomyError(f"cannot read taxonomy file {path}: {error}") from error
+        raise TaxonomyError(f"cannot read {name}: {error}") from error
+    return parse_taxonomy(data, name)
 
 
-def parse_taxonomy(data: Any) -> Taxonomy:
-    """A Taxonomy from the parsed YAML document; ValueError when it does not validate."""
-    if not isinstance(data, dict) or not data.get("version") or not data.get("topics"):
-        raise TaxonomyError("taxonomy needs a version and a list of topics")
-    if len(str(data["version"])) > MAX_TOPIC_NAME_CHARS // 2:
-        raise TaxonomyError(f"taxonomy version longer than {MAX_TOPIC_NAME_CHARS // 2} characters")
-    weights = {"strong": 1.0, "weak": 0.5, **data.get("weights", {}), "not": 0.0}
-    topics = tuple(_parse_topic(item, weights, float(data.get("threshold", 0.5))) for item in data["topics"])
-    names = [topic.name for topic in topics]
-    if len(set(names)) != len(names):
-        raise TaxonomyError(f"taxonomy topic names repeat: {names}")
-    return Taxonomy(version=str(data["version"]), topics=topics)
-
-
-def _parse_topic(item: dict[str, Any], weights: dict[str, float], threshold: float) -> TopicRule:
-    name = item.get("name")
-    if not name or len(str(name)) > MAX_TOPIC_NAME_CHARS:
-        raise TaxonomyError(
-            f"taxonomy topic needs a name of 1 to {MAX_TOPIC_NAME_CHARS} characters: {item!r}"
-        )
-    terms = tuple(
-        TopicTerm(phrase=str(phrase).strip().lower(), weight=float(weights[kind]))
-        for kind in ("strong", "weak", "not")
-        for phrase in item.get(kind) or ()
+def parse_taxonomy(data: Any, name: str = "taxonomy") -> Taxonomy:
+    """A Taxonomy from the parsed YAML document; a TaxonomyError, one line per problem, naming `name` and
+    the place in it, when it does not validate."""
+    try:
+        document = _TaxonomyFile.model_validate(data)
+    except ValidationError as error:
+        raise TaxonomyError(problem_lines(error, lambda loc: _taxonomy_place(name, data, loc))) from None
+    return Taxonomy(
+        version=document.version, topics=tuple(_rule(topic, document) for topic in document.topics)
     )
-    if not any(term.weight > 0 for term in terms) or any(not term.phrase for term in terms):
-        raise TaxonomyError(f"taxonomy topic {name!r} needs non-empty strong or weak terms")
-    topic_threshold = float(item.get("threshold", threshold))
-    if not 0 < topic_threshold <= 1:
-        raise TaxonomyError(f"taxonomy topic {name!r}: threshold must be in (0, 1]")
-    return TopicRule(str(name), str(item.get("description", "")).strip(), terms, topic_threshold)
 
 
-# --- the tagger -----------------------------------------------------------------------------------------
+def _rule(topic: _TopicEntry, document: _TaxonomyFile) -> TopicRule:
+    weights = {"strong": document.weights.strong, "weak": document.weights.weak, "not": 0.0}
+    phrases = {"strong": topic.strong, "weak": topic.weak, "not": topic.not_}
+    terms = tuple(
+        TopicTerm(phrase, weights[kind])
+        for kind in ("strong", "weak", "not")
+        for phrase in phrases[kind] or ()
+    )
+    threshold = document.threshold if topic.threshold is None else topic.threshold
+    return TopicRule(topic.name, topic.description.strip(), terms, threshold)
+
+
+def _taxonomy_place(name: str, data: Any, loc: tuple[int | str, ...]) -> str:
+    """`taxonomy file t.yaml topic 3 'ceasefire' (strong, item 2)`: where a problem is, as a person counts."""
+    if len(loc) < 2 or loc[0] != "topics" or not isinstance(loc[1], int):
+        return name + field_suffix(loc)
+    topic = data["topics"][loc[1]]
+    label = f" {topic['name']!r}" if isinstance(topic, dict) and isinstance(topic.get("name"), str) else ""
+    return f"{name} topic {loc[1] + 1}{label}{field_suffix(loc[2:])}"
+
+
+def _phrase(raw: str) -> str:
+    phrase = raw.strip().lower()
+    if not phrase:
+        raise ValueError("is an empty phrase; remove it or write the words to match")
+    return phrase
+
+
+Phrase = Annotated[str, AfterValidator(_phrase)]
+
+
+class _Weights(ConfigModel):
+    # Above 0: a weight of 0 is what marks a `not` phrase, so such a term would only mask, never count.
+    strong: float = Field(1.0, gt=0)
+    weak: float = Field(0.5, gt=0)
+
+
+class _TopicEntry(ConfigModel):
+    name: str = Field(min_length=1, max_length=MAX_TOPIC_NAME_CHARS)
+    description: str = ""
+    strong: list[Phrase] | None = None  # None: `strong:` with nothing under it
+    weak: list[Phrase] | None = None
+    not_: list[Phrase] | None = Field(None, alias="not")
+    threshold: float | None = Field(None, gt=0, le=1)  # None: the taxonomy's threshold
+
+    @model_validator(mode="after")
+    def _has_terms_that_count(self) -> _TopicEntry:
+        if not (self.strong or self.weak):
+            raise ValueError("needs strong or weak terms; `not` phrases alone match nothing")
+        return self
+
+
+class _TaxonomyFile(ConfigModel):
+    version: str = Field(min_length=1, max_length=MAX_TOPIC_NAME_CHARS // 2)
+    weights: _Weights = _Weights()
+    threshold: float = Field(0.5, gt=0, le=1)  # a score is in (0, 1]: a threshold outside assigns all or none
+    topics: list[_TopicEntry] = Field(min_length=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _names_are_unique(cls, topics: list[_TopicEntry]) -> list[_TopicEntry]:
+        names = [topic.name for topic in topics]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"topic names repeat: {', '.join(repeated)}; each topic needs its own name")
+        return topics
+
+
+# --- the tagger ------------------------------------------------------------------------------------------
 
 
 class Tagger:
@@ -315,7 +466,7 @@ def _body_factor(doc: Doc, title_end: int) -> float:
     return math.sqrt(BODY_REFERENCE_TOKENS / body_tokens)
 
 
-# --- entities -------------------------------------------------------------------------------------------
+# --- entities --------------------------------------------------------------------------------------------
 
 
 def count_entities(ents: Iterable[Span], labels: frozenset[str]) -> tuple[EntityCount, ...]:
@@ -346,7 +497,7 @@ def normalise_entity(text: str, label: str) -> str:
     return text
 
 
-# --- evidence -------------------------------------------------------------------------------------------
+# --- evidence --------------------------------------------------------------------------------------------
 
 
 def _evidence(text: str, hit: _Hit) -> str:

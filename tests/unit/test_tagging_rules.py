@@ -278,6 +278,69 @@ def test_an_invalid_taxonomy_is_a_taxonomy_error(data):
         parse_taxonomy(data)
 
 
+def _topics(*topics):
+    return {"version": "1", "topics": [{"name": "rain", "strong": ["rain"]}, *topics]}
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (
+            _topics({"name": "wind", "strong": ["gale"], "threshold": 1.5}),
+            "taxonomy topic 2 'wind' (threshold): 1.5 must be at most 1",
+        ),
+        (
+            _topics({"name": "wind", "strong": ["gale", "  "]}),
+            "taxonomy topic 2 'wind' (strong, item 2): '  ' is an empty phrase",
+        ),
+        (
+            _topics({"name": "wind", "strnog": ["gale"]}),
+            "taxonomy topic 2 'wind': unknown key 'strnog'; the keys are name, description, strong, weak, "
+            "not, threshold",
+        ),
+        (
+            _topics({"name": "wind", "not": ["wind farm"]}),
+            "taxonomy topic 2 'wind': needs strong or weak terms",
+        ),
+        (_topics({"description": "no name", "strong": ["gale"]}), "taxonomy topic 2 (name): is missing"),
+        (_topics({"name": "rain", "weak": ["drizzle"]}), "taxonomy (topics): topic names repeat: rain"),
+        ({**_topics(), "weights": {"weak": 0}}, "taxonomy (weights, weak): 0 must be more than 0"),
+        ({**_topics(), "threshold": 0}, "taxonomy (threshold): 0 must be more than 0"),
+        ({"version": "", "topics": []}, "taxonomy (version): is empty\ntaxonomy (topics): is empty"),
+        (None, "taxonomy: is empty"),
+    ],
+)
+def test_a_taxonomy_problem_names_the_topic_and_field_and_what_is_wrong(data, line):
+    with pytest.raises(TaxonomyError) as refused:
+        parse_taxonomy(data)
+    assert str(refused.value).startswith(line)
+    assert "pydantic" not in str(refused.value)
+
+
+def test_a_taxonomy_file_s_problem_names_the_file(tmp_path):
+    path = tmp_path / "topics.yaml"
+    path.write_text("version: 3\ntopics:\n  - name: rain\n    weak: [drizzle]\n    threshold: 2\n")
+    with pytest.raises(TaxonomyError) as refused:
+        load_taxonomy(path)
+    assert str(refused.value) == f"taxonomy file {path} topic 1 'rain' (threshold): 2 must be at most 1"
+
+
+def test_a_taxonomy_s_weights_and_thresholds_reach_its_rules():
+    data = {
+        "version": 4,
+        "weights": {"strong": 0.9, "weak": 0.2},
+        "threshold": 0.3,
+        "topics": [{"name": "rain", "strong": ["Rain "], "weak": ["wet"], "not": ["rain check"]}],
+    }
+    (rule,) = parse_taxonomy(data).topics
+    assert [(term.phrase, term.weight) for term in rule.terms] == [
+        ("rain", 0.9),
+        ("wet", 0.2),
+        ("rain check", 0),
+    ]
+    assert rule.threshold == 0.3 and parse_taxonomy(data).version == "4"
+
+
 def test_a_weak_word_repeated_through_an_unrelated_text_is_no_topic(tagger):
     # From the article corpus: recipes and space stories were tagged humanitarian_aid for "water" and "food".
     text = (
