@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.records import FeedSpec
+from newsetl.transform.tagging import ConfigModel, field_suffix, problem_lines
 from newsetl.transform.urls import host_of, resolve_link, url_key
 
 MAX_SOURCE_CHARS = 200  # the width of sources.name
@@ -17,6 +19,35 @@ MAX_SOURCE_CHARS = 200  # the width of sources.name
 
 class FeedListError(ConfigError):
     """The feeds file is missing or malformed; the message says where and how to fix it."""
+
+
+class _FeedListEntry(ConfigModel):
+    """One feed: `{url, source}` in the file (or a bare URL string), or a URL given as an argument."""
+
+    url: str
+    source: str | None = Field(None, max_length=MAX_SOURCE_CHARS)  # the outlet's name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_url(cls, item: Any) -> Any:
+        if isinstance(item, str):
+            return {"url": item}
+        if not isinstance(item, dict):
+            raise ValueError("is neither a URL nor a mapping with url: and, optionally, source:")
+        return item
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, url: str) -> str:
+        url = url.strip()
+        if resolve_link(url, url) != url:
+            raise ValueError("is not a usable http(s) URL; write it in full, e.g. https://example.org/rss")
+        return url
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _blank_is_none(cls, source: Any) -> Any:
+        return source or None  # `source:` left empty names no outlet
 
 
 def read_feed_file(path: Path) -> list[FeedSpec]:
@@ -30,37 +61,53 @@ def read_feed_file(path: Path) -> list[FeedSpec]:
     items = document.get("feeds") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise FeedListError(f"feeds file {path} must hold a list under 'feeds:'")
-    return _dedup([_spec(item, f"{path}: feeds[{n}]") for n, item in enumerate(items)])
+    # Entries count from 1, as a person reading the file does.
+    return _dedup(
+        _specs([(item, _place_in_file(f"{path} entry {n}")) for n, item in enumerate(items, start=1)])
+    )
 
 
 def feeds_from_urls(urls: Sequence[str]) -> list[FeedSpec]:
-    return _dedup([_spec(url, f"argument {url!r}") for url in urls])
+    return _dedup(_specs([(url, _place_in_arguments) for url in urls]))
 
 
 def feed_spec(url: str, source: str | None) -> FeedSpec:
     """One feed given on the command line, checked and keyed as a feeds-file entry is."""
-    return _spec({"url": url, "source": source}, f"argument {url!r}")
+    return _specs([({"url": url, "source": source}, _place_in_arguments)])[0]
 
 
-def _spec(item: Any, where: str) -> FeedSpec:
-    url, source = (item, None) if isinstance(item, str) else _url_and_source(item, where)
-    url = url.strip()
-    if resolve_link(url, url) != url:
-        raise FeedListError(f"{where}: {url!r} is not a usable http(s) URL")
-    if source is not None and len(source) > MAX_SOURCE_CHARS:
-        raise FeedListError(f"{where}: source name longer than {MAX_SOURCE_CHARS} characters")
-    return FeedSpec(url=url, url_key=url_key(url), source=source, source_domain=_domain(url, source))
+Place = Callable[[tuple[int | str, ...]], str]
 
 
-def _url_and_source(item: Any, where: str) -> tuple[str, str | None]:
-    if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-        raise FeedListError(f"{where}: expected a URL or a mapping with 'url:'")
-    source = item.get("source")
-    return item["url"], str(source) if source else None
+def _specs(items: list[tuple[Any, Place]]) -> list[FeedSpec]:
+    """Each item checked; every problem of every item in one FeedListError, a line each."""
+    specs, problems = [], []
+    for item, place in items:
+        try:
+            specs.append(_spec(_FeedListEntry.model_validate(item)))
+        except ValidationError as error:
+            problems.append(problem_lines(error, place))
+    if problems:
+        raise FeedListError("\n".join(problems))
+    return specs
 
 
-def _domain(url: str, source: str | None) -> str | None:
-    return host_of(url).removeprefix("www.") if source else None
+def _place_in_file(entry: str) -> Place:
+    return lambda loc: entry + field_suffix(loc)
+
+
+def _place_in_arguments(loc: tuple[int | str, ...]) -> str:
+    return {("url",): "feed URL", ("source",): "--source"}.get(loc, "argument")
+
+
+def _spec(entry: _FeedListEntry) -> FeedSpec:
+    return FeedSpec(
+        url=entry.url, url_key=url_key(entry.url), source=entry.source, source_domain=_domain(entry)
+    )
+
+
+def _domain(entry: _FeedListEntry) -> str | None:
+    return host_of(entry.url).removeprefix("www.") if entry.source else None
 
 
 def _dedup(specs: list[FeedSpec]) -> list[FeedSpec]:

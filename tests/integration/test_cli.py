@@ -31,7 +31,7 @@ def test_a_malformed_feeds_file_exits_2_naming_the_entry(tmp_path, capsys) -> No
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - url: https://ok.example/rss\n  - url: file:///etc/passwd\n")
     assert main(["run", "--feeds", str(feeds), "--db", f"sqlite:///{tmp_path}/x.db"]) == 2
-    assert "feeds[1]" in _one_error_line(capsys)
+    assert f"{feeds} entry 2 (url): 'file:///etc/passwd' is not a usable" in _one_error_line(capsys)
 
 
 @pytest.mark.parametrize(
