@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -232,7 +231,7 @@ def command_serve(args: argparse.Namespace) -> int:
         raise UsageError("--every must be at least 1 minute")
     feeds_file = str(args.feeds or settings.feeds_file)
     if f"{ENV_PREFIX}HOST_BUDGET" not in os.environ:  # a third of the interval: runs never queue up
-        settings = replace(settings, host_budget=args.every * 60 / 3)
+        settings = settings.with_overrides(host_budget=args.every * 60 / 3)
     RunRequest.build(settings, None, feeds_file, None, True, None)
     _check_tagging(settings)
     _check_schema(_connectable(settings.database_url))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import fields
 from pathlib import Path
 
 from sqlalchemy import text
@@ -62,8 +61,8 @@ def test_every_command_and_option_is_in_the_readme() -> None:
 
 
 def test_every_setting_and_outcome_is_in_the_readme() -> None:
-    for field in fields(Settings):
-        assert f"`{ENV_PREFIX}{field.name.upper()}`" in README, field.name
+    for name in Settings.model_fields:
+        assert f"`{ENV_PREFIX}{name.upper()}`" in README, name
     for outcome in Outcome:
         assert f"| `{outcome.value}` |" in README, outcome.value
 
