@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from newsetl.extract.client import fetch_feed
-from newsetl.extract.hosts import CrawlState, HostState, by_host
+from newsetl.extract.hosts import CrawlState, HostState, ResultCallback, by_host
 from newsetl.extract.policy import HttpPolicy
 from newsetl.extract.records import FetchResult, Validators
 
@@ -30,9 +30,14 @@ class FeedRequest:
 
 
 def fetch_feeds(
-    client: httpx.Client, requests: Sequence[FeedRequest], policy: HttpPolicy, state: CrawlState
+    client: httpx.Client,
+    requests: Sequence[FeedRequest],
+    policy: HttpPolicy,
+    state: CrawlState,
+    on_result: ResultCallback | None = None,
 ) -> list[FetchResult]:
-    """One FetchResult per request, in input order: concurrent across hosts, polite within one."""
+    """One FetchResult per request, in input order: concurrent across hosts, polite within one;
+    `on_result` sees each as it completes (serialised)."""
 
     def fetch_one(host: HostState, index: int, url: str) -> FetchResult:
         result = host.request(url, lambda: fetch_feed(client, url, requests[index].validators, policy))
@@ -42,4 +47,4 @@ def fetch_feeds(
         )  # fmt: skip
         return result
 
-    return by_host([request.url for request in requests], fetch_one, state)
+    return by_host([request.url for request in requests], fetch_one, state, on_result)
