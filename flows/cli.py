@@ -33,6 +33,9 @@ from newsetl.load.lease import RUN_LEASE
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
+# The ingest schedule of `newsetl serve` and of prefect.yaml's `scheduled` deployment, which cannot import
+# it: tests/unit/test_schedule.py holds the two together.
+SCHEDULE_MINUTES = 30
 
 # Prefect's defaults for a machine that may be offline: no telemetry, and time for the embedded API server
 # to start on a slow first run (a fresh Prefect home took 9-19 s here, against a 20 s default).
@@ -153,8 +156,9 @@ def _add_feeds(commands: Any) -> None:
 def _add_serve(commands: Any) -> None:
     serve = commands.add_parser("serve", help="run the schedules in this process until stopped")
     serve.add_argument(
-        "--every", type=int, default=30, metavar="MINUTES", help="ingest schedule (30 minutes)"
-    )
+        "--every", type=int, default=SCHEDULE_MINUTES, metavar="MINUTES",
+        help=f"ingest schedule ({SCHEDULE_MINUTES} minutes)",
+    )  # fmt: skip
     serve.add_argument(
         "--feeds", metavar="FILE", type=Path, help="feeds file (default: the bundled feeds.yaml)"
     )
