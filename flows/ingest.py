@@ -39,6 +39,7 @@ from newsetl.extract.hosts import CrawlState, host_name
 from newsetl.extract.pages import fetch_pages
 from newsetl.extract.policy import HttpPolicy
 from newsetl.extract.records import FetchResult, Outcome
+from newsetl.flows import progress
 from newsetl.flows.cpu import KillablePool, Overrun
 from newsetl.flows.request import RunRequest
 from newsetl.flows.settings import Settings, TaggingSetup, resolve_tagging
@@ -55,6 +56,9 @@ from newsetl.transform.records import FeedPoll, FeedState, KnownArticle
 from newsetl.transform.urls import url_key
 
 LIBRARY_LOGGERS = ("newsetl",)
+# The run's stages as `newsetl run` shows them at a terminal (flows.progress).
+FEEDS_STAGE = "feeds polled"
+PAGES_STAGE = "pages fetched"
 # Characters of an article the tagger reads; past that it tags the head and flags the article, stored as
 # articles.tag_truncated (spaCy refuses texts over its max_length, and 1,000,000 characters take 3 GB).
 TAGGER_MAX_CHARS = 100_000
@@ -254,6 +258,7 @@ def _select_feeds(session: Session, request: RunRequest, now: datetime) -> list[
 def poll_all_feeds(
     client: httpx.Client, feeds: list[FeedState], policy: HttpPolicy, crawl: CrawlState, summary: RunSummary
 ) -> list[PolledFeed]:
+    progress.start(FEEDS_STAGE, len(feeds))
     polled = poll_feeds(client, feeds, policy, crawl, datetime.now(UTC))
     _count_feed_outcomes(polled, summary)
     get_run_logger().info("polled %d feeds: %s", len(polled), dict(summary.feed_outcomes))
@@ -269,7 +274,7 @@ def poll_feeds(
     requests = [
         FeedRequest(f.url, validators_to_send(f, whole)) for f, whole in zip(feeds, full, strict=True)
     ]
-    fetched = fetch_feeds(client, requests, policy, crawl)
+    fetched = fetch_feeds(client, requests, policy, crawl, on_result=progress.counter(FEEDS_STAGE))
     return [judge_poll(feed, result, whole) for feed, result, whole in zip(feeds, fetched, full, strict=True)]
 
 
@@ -301,6 +306,7 @@ def plan_fetches(
     known, retries = writer.read(read, "planning the page fetches")
     page_plan = plan_pages(polled, known, retries, settings.max_page_attempts, limit, host_name)
     summary.articles_duplicate, summary.articles_deferred = page_plan.duplicates, page_plan.deferred
+    progress.start(PAGES_STAGE, len(page_plan.jobs))
     get_run_logger().info(
         "%d pages to fetch, %d entries already stored, %d left for a later run",
         len(page_plan.jobs),
@@ -325,11 +331,17 @@ class BatchContext:
 @task(cache_policy=NO_CACHE)
 def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSummary) -> None:
     """Fetch, extract and tag one batch of pages, and load it in one transaction."""
-    fetched = fetch_pages(context.client, [job.url for job in batch], context.policy, state=context.crawl)
+    progress.note(PAGES_STAGE, f"fetching {len(batch)}")
+    urls = [job.url for job in batch]
+    fetched = fetch_pages(
+        context.client, urls, context.policy, state=context.crawl, on_result=progress.counter(PAGES_STAGE)
+    )
+    progress.note(PAGES_STAGE, f"extracting and tagging {sum(f.outcome is Outcome.OK for f in fetched)}")
     outputs = _extract_and_tag(context.pool, fetched)
     now = datetime.now(UTC)
     results = [page_result(job, f, out, now) for job, f, out in zip(batch, fetched, outputs, strict=True)]
     run_id, version = context.writer.run_id, context.taxonomy_version
+    progress.note(PAGES_STAGE, f"loading {len(batch)}")
     counts = context.writer.write(
         lambda session: store.load_pages(session, run_id, results, version), "loading a batch of pages"
     )
@@ -340,6 +352,7 @@ def process_batch(context: BatchContext, batch: list[PageJob], summary: RunSumma
     summary.articles_stored_elsewhere += counts.articles_stored_elsewhere
     summary.entities_tagged += counts.entities_tagged
     summary.topics_tagged += counts.topics_tagged
+    progress.note(PAGES_STAGE, _progress(summary))
 
 
 @task(cache_policy=NO_CACHE)
