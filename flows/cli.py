@@ -11,11 +11,13 @@ Exit codes, by the class of error (the tree is in newsetl.extract.errors):
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -105,7 +107,25 @@ def _add_run(commands: Any) -> None:
         help="let the fetcher reach this private network (e.g. 127.0.0.0/8 for a local mirror); repeatable",
     )
     _db_option(run)
+    _output_options(run)
     run.set_defaults(handler=command_run)
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    """What a run shows: at a terminal a bar per stage, then the summary; warnings and errors always."""
+    lines = parser.add_mutually_exclusive_group()
+    lines.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="also print a line per feed polled and page fetched, and Prefect's flow and task lines",
+    )  # fmt: skip
+    lines.add_argument("-q", "--quiet", action="store_true", help="print only the summary (and errors)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the summary as one JSON object on stdout, for scripts"
+    )
+    parser.add_argument(
+        "--log-file", metavar="FILE", type=Path,
+        help="append every log line to FILE: a line per feed polled and page fetched, and Prefect's",
+    )  # fmt: skip
 
 
 def _add_extract(commands: Any) -> None:
@@ -191,9 +211,10 @@ def command_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     from newsetl.flows.ingest import ingest  # Prefect is imported only for commands that run a flow
 
+    log_handlers = _log_file(args.log_file)
     began = time.monotonic()
     try:
-        with _settings_in_environment(settings):
+        with _settings_in_environment(settings), _run_output(args, log_handlers):
             summary = ingest(
                 feed_urls=args.urls or None,
                 feeds_file=feeds_file,
@@ -207,8 +228,44 @@ def command_run(args: argparse.Namespace) -> int:
             # The run could not release its lock either: say why the next run may be refused for a while.
             print(LOCK_MAY_BE_HELD, file=sys.stderr)
         return EXIT_RUN_FAILED
-    print(format_summary(summary, time.monotonic() - began))
+    finally:
+        _quiet_at_exit(args)
+    seconds = time.monotonic() - began
+    print(format_json(summary, seconds) if args.json else format_summary(summary, seconds))
     return EXIT_RUN_FAILED if summary["skipped_reason"] else 0
+
+
+def _log_file(path: Path | None) -> list[logging.Handler]:
+    """The --log-file handler, opened before the run starts so that a path it cannot write stops nothing
+    halfway."""
+    if path is None:
+        return []
+    from newsetl.flows.progress import log_file_handler
+
+    try:
+        return [log_file_handler(path)]
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the log file {str(path)!r}: {error.strerror}; fix --log-file"
+        ) from error
+
+
+def _quiet_at_exit(args: argparse.Namespace) -> None:
+    """Prefect's goodbye lines (the temporary API server stopping) only with -v, as its other lines."""
+    if not args.verbose:
+        from newsetl.flows.progress import prefect_console_quiet_at_exit
+
+        prefect_console_quiet_at_exit()
+
+
+def _run_output(args: argparse.Namespace, handlers: list[logging.Handler]) -> AbstractContextManager[None]:
+    """Bars only at a terminal (stderr, so stdout keeps the summary alone); the log lines shown there are
+    those of -v's INFO, the default's WARNING or --quiet's ERROR."""
+    from newsetl.flows.progress import run_output
+
+    level = logging.INFO if args.verbose else logging.ERROR if args.quiet else logging.WARNING
+    bars = sys.stderr.isatty() and not args.quiet
+    return run_output(sys.stderr, bars=bars, level=level, handlers=handlers)
 
 
 def command_extract(_args: argparse.Namespace) -> int:
@@ -368,6 +425,11 @@ def _connectable(url: str) -> Engine:
             f"cannot connect to database {safe_url(url)!r}: {reason}; set --db or NEWSETL_DATABASE_URL"
         ) from error
     return engine
+
+
+def format_json(summary: dict[str, Any], seconds: float) -> str:
+    """The summary as one line of JSON: the run's counts, its outcome breakdowns, and how long it took."""
+    return json.dumps({**summary, "seconds": round(seconds, 1)}, sort_keys=True)
 
 
 def format_summary(summary: dict[str, Any], seconds: float) -> str:
