@@ -89,8 +89,14 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, object]:
         data = {name: getattr(self, name) for name in self.__slots__}
-        data["feed_outcomes"], data["page_outcomes"] = dict(self.feed_outcomes), dict(self.page_outcomes)
+        # Plain strings: the keys are Outcome members, whose repr would reach the artifact and the logs.
+        data["feed_outcomes"] = _labels(self.feed_outcomes)
+        data["page_outcomes"] = _labels(self.page_outcomes)
         return data
+
+
+def _labels(counts: Counter[str]) -> dict[str, int]:
+    return {str(outcome): count for outcome, count in sorted(counts.items())}
 
 
 @flow(name="ingest", log_prints=True)
@@ -261,7 +267,7 @@ def poll_all_feeds(
     progress.start(FEEDS_STAGE, len(feeds))
     polled = poll_feeds(client, feeds, policy, crawl, datetime.now(UTC))
     _count_feed_outcomes(polled, summary)
-    get_run_logger().info("polled %d feeds: %s", len(polled), dict(summary.feed_outcomes))
+    get_run_logger().info("polled %d feeds: %s", len(polled), _labels(summary.feed_outcomes))
     return polled
 
 

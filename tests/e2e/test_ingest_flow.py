@@ -213,3 +213,11 @@ def test_a_run_whose_lock_was_taken_over_mid_run_writes_nothing_more(site, datab
         assert db.execute(select(func.count()).select_from(FeedFetch)).scalar_one() == 0
         assert db.execute(select(Run.status)).scalar_one() == "failed"
         assert db.execute(select(RunLock.run_id)).scalar_one() == 99
+
+
+def test_the_summary_counts_outcomes_by_their_plain_labels(site, tmp_path) -> None:
+    """The summary goes to a Prefect artifact and to JSON: its outcome keys are the stored labels, exact
+    str instances, never an enum's repr."""
+    summary = run_flow(f"sqlite:///{tmp_path}/labels.db", feed_urls=[site.url("/world.rss")])
+    keys = [*summary["feed_outcomes"], *summary["page_outcomes"]]
+    assert keys and all(type(key) is str for key in keys) and "ok" in keys
