@@ -135,7 +135,7 @@ def default_model_name() -> str:
 
 
 def require_pipeline(name: str) -> None:
-    """Raise ValueError, saying what to do, unless `name` is an installed spaCy pipeline package."""
+    """Raise PipelineMissing, saying what to do, unless `name` is an installed spaCy pipeline package."""
     if not spacy.util.is_package(name):
         raise PipelineMissing(f"spaCy pipeline {name!r} is not installed; install it with pip")
 
