@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from newsetl.transform.configfile import ConfigModel, field_suffix, problem_lines
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.records import FeedSpec
-from newsetl.transform.tagging import ConfigModel, field_suffix, problem_lines
 from newsetl.transform.urls import host_of, resolve_link, url_key
 
 MAX_SOURCE_CHARS = 200  # the width of sources.name

@@ -29,14 +29,10 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from newsetl.extract.policy import DEFAULT_USER_AGENT
+from newsetl.transform.configfile import what_is_wrong
 from newsetl.transform.errors import ConfigError
-from newsetl.transform.tagging import (
-    Taxonomy,
-    default_model_name,
-    load_taxonomy,
-    require_pipeline,
-    what_is_wrong,
-)
+from newsetl.transform.tagging import default_model_name, require_pipeline
+from newsetl.transform.topics import Taxonomy, load_taxonomy
 
 ENV_PREFIX = "NEWSETL_"
 DEFAULT_DATABASE_URL = "sqlite:///newsetl.db"

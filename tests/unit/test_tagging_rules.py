@@ -6,16 +6,11 @@ import pytest
 import spacy
 from spacy.language import Language
 
+from newsetl.transform.entities import normalise_entity
 from newsetl.transform.errors import PipelineMissing, TaxonomyError
 from newsetl.transform.records import EntityCount
-from newsetl.transform.tagging import (
-    EVIDENCE_MAX_CHARS,
-    Tagger,
-    load_pipeline,
-    load_taxonomy,
-    normalise_entity,
-    parse_taxonomy,
-)
+from newsetl.transform.tagging import Tagger, load_pipeline
+from newsetl.transform.topics import EVIDENCE_MAX_CHARS, load_taxonomy, parse_taxonomy
 
 ENTITY_PATTERNS = [
     {"label": "PERSON", "pattern": "Netanyahu"},
