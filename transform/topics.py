@@ -173,6 +173,18 @@ class _TaxonomyFile(ConfigModel):
         return topics
 
 
+@dataclass(frozen=True, slots=True)
+class TopicExplanation:
+    """How one topic scored on one text, for `newsetl topics explain`: each term that hit, where, and the
+    arithmetic from hits to score, as lines a person reads."""
+
+    topic: str
+    score: float
+    threshold: float
+    passed: bool
+    lines: tuple[str, ...]
+
+
 class TopicScorer:
     """Scores Docs against a taxonomy. Build once per process (matcher set-up costs)."""
 
@@ -180,6 +192,10 @@ class TopicScorer:
         self.taxonomy = taxonomy
         self._rules = {rule.name: rule for rule in taxonomy.topics}
         self._matcher, self._term_of_key = _build_matcher(nlp, taxonomy)
+
+    def explain(self, doc: Doc, title_end: int) -> tuple[TopicExplanation, ...]:
+        """Every topic with at least one hit, explained; assigned ones first."""
+        return ()
 
     def topics(self, doc: Doc, title_end: int) -> tuple[TopicHit, ...]:
         hits_by_topic: dict[str, list[_Hit]] = {}
