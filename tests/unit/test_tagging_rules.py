@@ -9,7 +9,7 @@ from spacy.language import Language
 from newsetl.transform.entities import normalise_entity
 from newsetl.transform.errors import PipelineMissing, TaxonomyError
 from newsetl.transform.records import EntityCount
-from newsetl.transform.tagging import Tagger, load_pipeline
+from newsetl.transform.tagging import TAGGING_RULES, Tagger, load_aliases, load_pipeline
 from newsetl.transform.topics import EVIDENCE_MAX_CHARS, load_taxonomy, parse_taxonomy
 
 ENTITY_PATTERNS = [
@@ -231,9 +231,12 @@ def test_evidence_without_sentence_boundaries_in_the_pipeline():
 # --- names, pipeline, taxonomy --------------------------------------------------------------------------
 
 
-def test_tagger_name_carries_pipeline_and_taxonomy_versions(tagger, nlp):
-    taxonomy = load_taxonomy()
-    assert tagger.name == f"en_{nlp.meta['name']}-{nlp.meta['version']}+taxonomy-{taxonomy.version}"
+def test_tagger_name_carries_pipeline_taxonomy_aliases_and_rules_versions(tagger, nlp):
+    taxonomy, aliases = load_taxonomy(), load_aliases()
+    assert tagger.name == (
+        f"en_{nlp.meta['name']}-{nlp.meta['version']}+taxonomy-{taxonomy.version}"
+        f"+aliases-{aliases.version}+rules-{TAGGING_RULES}"
+    )
     assert tag_one(tagger, None, "Gaza").tagger == tagger.name
 
 
