@@ -60,7 +60,7 @@ LIBRARY_LOGGERS = ("newsetl",)
 FEEDS_STAGE = "feeds polled"
 PAGES_STAGE = "pages fetched"
 # Characters of an article the tagger reads; past that it tags the head and flags the article, stored as
-# articles.tag_truncated (spaCy refuses texts over its max_length, and 1,000,000 characters take 3 GB).
+# article_taggings.truncated (spaCy refuses texts over its max_length, and 1,000,000 characters take 3 GB).
 TAGGER_MAX_CHARS = 100_000
 # How long one SQLite statement waits for another process's write lock, at most; the retry budget is
 # shared out over several such waits, so a lock that outlasts the budget fails the run in about its time.

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.load.db import read_only, retrying
 from newsetl.load.models import RunLock
-from newsetl.load.store import dialect_insert
+from newsetl.load.rows import dialect_insert
 from newsetl.transform.errors import RunError
 
 T = TypeVar("T")

@@ -157,8 +157,6 @@ class Article(Base):
     content_hash: Mapped[str | None] = mapped_column(StoredString(64))
     outcome: Mapped[str] = mapped_column(StoredString(32), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    tagger: Mapped[str | None] = mapped_column(StoredString(200))
-    tag_truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class PageFetch(Base):
@@ -200,8 +198,20 @@ class FeedItem(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
 
 
+class ArticleTagging(Base):
+    """An article was tagged by this tagger version (whether or not it found anything): what `retag`
+    resumes from, and how a series is counted under one version. Earlier versions' rows stay until pruned."""
+
+    __tablename__ = "article_taggings"
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    tagger: Mapped[str] = mapped_column(StoredString(200), primary_key=True, index=True)
+    tagged_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=_now())
+    # The text was longer than the tagger reads, and only its head was tagged.
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
 class Entity(Base):
-    """A canonical entity: surface name and spaCy label."""
+    """A canonical entity: its one name (e.g. "Benjamin Netanyahu") and spaCy label."""
 
     __tablename__ = "entities"
     __table_args__ = (UniqueConstraint("name", "label"),)
@@ -210,15 +220,30 @@ class Entity(Base):
     label: Mapped[str] = mapped_column(StoredString(32))
 
 
+class EntityAlias(Base):
+    """A surface form that names a canonical entity ("IDF" -> Israel Defense Forces). `origin` says who
+    said so: "file" (the aliases file), "article" (an article spelled the full name beside the short
+    form; `articles` counts how many did), "database" (a lone surname matched the one well-known full
+    name of that surname)."""
+
+    __tablename__ = "entity_aliases"
+    alias: Mapped[str] = mapped_column(StoredString(300), primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)
+    origin: Mapped[str] = mapped_column(StoredString(10))
+    articles: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class ArticleEntity(Base):
-    """An entity's mentions in one article, as found by `tagger`."""
+    """An entity's mentions in one article, as found by `tagger`; `surfaces` maps each form as written to
+    its count, so a resolution can be undone."""
 
     __tablename__ = "article_entities"
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)
+    tagger: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     first_offset: Mapped[int] = mapped_column(Integer)
-    tagger: Mapped[str] = mapped_column(StoredString(200))
+    surfaces: Mapped[dict[str, int] | None] = mapped_column(StoredJSON)  # None: tagged before 0004
 
 
 class Topic(Base):
@@ -232,14 +257,17 @@ class Topic(Base):
 
 
 class ArticleTopic(Base):
-    """A topic assigned to one article, with its score and the sentence that shows it."""
+    """A topic scored on one article by `tagger`, with its score and the sentence that shows it. `passed`:
+    the score reached the taxonomy's threshold (the topic is assigned); a row that did not pass is kept
+    when a strong term hit, so a reader can trade precision for recall at query time."""
 
     __tablename__ = "article_topics"
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True, index=True)
+    tagger: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[str | None] = mapped_column(StoredText)
-    tagger: Mapped[str] = mapped_column(StoredString(200))
+    passed: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 # Feed health reads a feed's polls in time order.

@@ -10,21 +10,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from newsetl.load.models import (
     Article,
-    ArticleEntity,
-    ArticleTopic,
-    Entity,
     Feed,
     FeedFetch,
     FeedItem,
@@ -32,9 +28,10 @@ from newsetl.load.models import (
     PageFetch,
     Run,
     Source,
-    Topic,
 )
 from newsetl.load.records import BatchCounts
+from newsetl.load.rows import as_stored, chunks, dialect_insert
+from newsetl.load.tags import store_taggings
 from newsetl.transform.records import (
     NOT_REQUESTED,
     FeedPoll,
@@ -49,25 +46,10 @@ from newsetl.transform.records import (
 
 logger = logging.getLogger(__name__)
 
-# Keys per IN (...) query: well under SQLite's bound-parameter limit and PostgreSQL's comfort zone.
-KEY_CHUNK = 500
-
 
 def content_hash(title: str | None, text: str | None) -> str:
     """What decides whether a re-fetched article changed: its title and text as stored, nothing else."""
     return hashlib.sha256(storable(f"{title or ''}\n{text or ''}").encode()).hexdigest()
-
-
-def dialect_insert(session: Session, table: Any) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
-
-
-def _chunks(items: Sequence[Any], size: int = KEY_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # --- runs -------------------------------------------------------------------------------------------
@@ -123,7 +105,7 @@ def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, in
 
 def _feeds_by_key(session: Session, keys: Sequence[str]) -> list[Feed]:
     feeds: list[Feed] = []
-    for chunk in _chunks(list(keys)):
+    for chunk in chunks(list(keys)):
         feeds.extend(session.scalars(select(Feed).where(Feed.url_key.in_(chunk))))
     return feeds
 
@@ -203,7 +185,7 @@ def known_articles(session: Session, url_keys: Iterable[str]) -> dict[str, Known
     """The stored articles among `url_keys`, with how their last fetch ended."""
     found: dict[str, KnownArticle] = {}
     columns = (Article.url_key, Article.id, Article.outcome, Article.attempts)
-    for chunk in _chunks(sorted(set(url_keys))):
+    for chunk in chunks(sorted(set(url_keys))):
         for key, article_id, outcome, attempts in session.execute(
             select(*columns).where(Article.url_key.in_(chunk))
         ):
@@ -301,13 +283,14 @@ def _load_pages(
     _insert_page_fetches(session, run_id, pages, ids)
     _upsert_feed_items(session, [_feed_item_row(ids[p.url_key], li) for p in pages for li in p.listings])
     tagged = [p for p in pages if p.outcome == Outcome.OK and p.url_key in written]
-    entities = _insert_entities(session, [(written[p.url_key], p) for p in tagged])
-    topics = _insert_topics(session, [(written[p.url_key], p) for p in tagged], taxonomy_version)
+    tags = store_taggings(
+        session, [(written[p.url_key], p.tagging) for p in tagged if p.tagging], taxonomy_version
+    )
     return BatchCounts(
         articles_new=len(tagged),
         articles_failed=sum(1 for p in pages if p.outcome not in (Outcome.OK, Outcome.DEFERRED)),
-        entities_tagged=entities,
-        topics_tagged=topics,
+        entities_tagged=tags.entities,
+        topics_tagged=tags.topics,
         articles_stored_elsewhere=sum(
             1 for p in pages if p.outcome == Outcome.OK and p.url_key not in written
         ),
@@ -341,7 +324,7 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
 
 
 def _article_row(page: PageResult) -> dict[str, Any]:
-    article, tagging = page.article, page.tagging
+    article = page.article
     return {
         "url_key": page.url_key,
         "url": page.url,
@@ -357,8 +340,6 @@ def _article_row(page: PageResult) -> dict[str, Any]:
         "content_hash": content_hash(article.title, article.text) if article else None,
         "outcome": page.outcome,
         "attempts": 0 if page.outcome in NOT_REQUESTED else 1,
-        "tagger": tagging.tagger if tagging else None,
-        "tag_truncated": tagging.truncated if tagging else False,
     }
 
 
@@ -380,87 +361,8 @@ def _insert_page_fetches(
         session.execute(dialect_insert(session, PageFetch), rows)
 
 
-def _insert_entities(session: Session, tagged: Sequence[tuple[int, PageResult]]) -> int:
-    mentions = [(aid, e, p.tagging.tagger) for aid, p in tagged if p.tagging for e in p.tagging.entities]
-    if not mentions:
-        return 0
-    entity_ids = _upsert_named(
-        session, Entity.__table__, ("name", "label"), {(e.text, e.label) for _, e, _ in mentions}
-    )
-    rows = [
-        {
-            "article_id": aid,
-            "entity_id": entity_ids[(e.text, e.label)],
-            "count": e.count,
-            "first_offset": e.first_offset,
-            "tagger": tagger,
-        }
-        for aid, e, tagger in mentions
-    ]
-    return _insert_ignoring_duplicates(session, ArticleEntity, rows, ["article_id", "entity_id"])
-
-
-def _insert_topics(session: Session, tagged: Sequence[tuple[int, PageResult]], version: str) -> int:
-    hits = [(aid, t, p.tagging.tagger) for aid, p in tagged if p.tagging for t in p.tagging.topics]
-    if not hits:
-        return 0
-    topic_ids = _upsert_named(
-        session, Topic.__table__, ("name", "taxonomy_version"), {(t.topic, version) for _, t, _ in hits}
-    )
-    rows = [
-        {
-            "article_id": aid,
-            "topic_id": topic_ids[(t.topic, version)],
-            "score": t.score,
-            "evidence": t.evidence,
-            "tagger": tagger,
-        }
-        for aid, t, tagger in hits
-    ]
-    return _insert_ignoring_duplicates(session, ArticleTopic, rows, ["article_id", "topic_id"])
-
-
-def _upsert_named(
-    session: Session, table: Table, key: tuple[str, str], pairs: set[tuple[str, str]]
-) -> dict[tuple[str, str], int]:
-    """Rows keyed by a two-column natural key (entities: name+label, topics: name+version) -> their ids."""
-    first, second = key
-    # Keyed as the columns will hold them (cleaned, cut to length), so the rows read back are found again.
-    stored = {
-        pair: (as_stored(table.c[first], pair[0]), as_stored(table.c[second], pair[1])) for pair in pairs
-    }
-    ordered = sorted(set(stored.values()))  # a stable order keeps concurrent writers from deadlocking
-    session.execute(
-        dialect_insert(session, table).on_conflict_do_nothing(index_elements=[first, second]),
-        [{first: a, second: b} for a, b in ordered],
-    )
-    wanted, ids = set(ordered), {}
-    for chunk in _chunks(ordered):
-        firsts = {a for a, _ in chunk}
-        query = select(table.c[first], table.c[second], table.c.id).where(table.c[first].in_(firsts))
-        ids.update({(a, b): row_id for a, b, row_id in session.execute(query) if (a, b) in wanted})
-    return {pair: ids[key] for pair, key in stored.items()}
-
-
-def as_stored(column: Any, value: str) -> str:
-    """`value` as `column` will hold it (load.types), for code comparing stored values with its own."""
-    coerce = getattr(column.type, "coerce", None)
-    return coerce(value) if coerce is not None else value
-
-
 def _feed_item_order(row: dict[str, Any]) -> tuple[int, int]:
     return row["feed_id"], row["article_id"]
-
-
-def _insert_ignoring_duplicates(
-    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
-) -> int:
-    """Insert rows in key order, skipping those already there; returns how many were inserted."""
-    unique = sorted(
-        {tuple(r[k] for k in keys): r for r in rows}.values(), key=lambda r: tuple(r[k] for k in keys)
-    )
-    stmt = dialect_insert(session, model).on_conflict_do_nothing(index_elements=keys)
-    return len(session.execute(stmt.returning(*[model.__table__.c[k] for k in keys]), unique).all())
 
 
 def articles_to_retry(

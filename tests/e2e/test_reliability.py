@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.flows.ingest import TAGGER_MAX_CHARS, ingest
 from newsetl.load.db import make_engine
-from newsetl.load.models import Article, Feed, FeedFetch, Host
+from newsetl.load.models import Article, ArticleTagging, Feed, FeedFetch, Host
 from tests.e2e.conftest import HTML, SITE, run_flow
 from tests.localserver import LocalServer, Response
 
@@ -165,7 +165,9 @@ def test_an_article_longer_than_the_tagger_reads_is_flagged_truncated(server, tm
 
     run_flow(database_url, feed_urls=[server.url("/feed.rss")])
 
-    rows = dict(_rows(database_url, Article.url, Article.tag_truncated))
+    with make_engine(database_url).connect() as db:
+        query = select(Article.url, ArticleTagging.truncated).join(ArticleTagging)
+        rows = dict(tuple(row) for row in db.execute(query))
     assert {url.rsplit("/", 1)[1]: flag for url, flag in rows.items()} == {
         "long.html": True,
         "talks.html": False,

@@ -1,0 +1,200 @@
+"""Storing what the tagger found, under its version: entities (resolved to canonical names, with their
+aliases), topics (passed or not), and the mark that an article was tagged by that version at all.
+
+Ingest and `retag` both store through `store_taggings`. Every row's key holds the tagger version, so
+tags of two versions stand side by side and a series is always counted under one; storing the same
+article under the same version twice changes nothing (retag is idempotent and resumes after a kill).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from newsetl.load.models import ArticleEntity, ArticleTagging, ArticleTopic, Entity, EntityAlias, Topic
+from newsetl.load.rows import as_stored, chunks, dialect_insert, insert_ignoring_duplicates, upsert_named
+from newsetl.transform.records import AliasEntry, EntityCount, Tagging
+
+PERSON = "PERSON"
+# A lone surname (or given name) an article never spells out resolves across the database only to a full
+# name that at least this many articles spelled beside it: one article's "Smith" -> "Anna Smith" is too
+# little to rename every later Smith.
+MIN_ALIAS_ARTICLES = 3
+
+
+class AliasOrigin:
+    FILE = "file"  # the aliases file
+    ARTICLE = "article"  # an article used the full name and the short form
+    DATABASE = "database"  # a lone short form matched the one well-attested full name
+
+
+@dataclass(frozen=True, slots=True)
+class TagCounts:
+    articles: int = 0  # articles newly marked as tagged by their version
+    entities: int = 0  # article-entity rows written
+    topics: int = 0  # article-topic rows written (passed or not)
+
+
+def store_taggings(
+    session: Session, tagged: Sequence[tuple[int, Tagging]], taxonomy_version: str
+) -> TagCounts:
+    """Store each (article id, Tagging); rows already there for the same version are left alone."""
+    if not tagged:
+        return TagCounts()
+    resolved = _resolve_lone_names(session, tagged)
+    marks = [
+        {"article_id": aid, "tagger": tagging.tagger, "truncated": tagging.truncated}
+        for aid, tagging in tagged
+    ]
+    return TagCounts(
+        articles=insert_ignoring_duplicates(session, ArticleTagging, marks, ["article_id", "tagger"]),
+        entities=_store_entities(session, resolved),
+        topics=_store_topics(session, tagged, taxonomy_version),
+    )
+
+
+def sync_aliases(session: Session, entries: Sequence[AliasEntry]) -> None:
+    """The aliases file's entries into the alias table (its canonical entities created as needed)."""
+    ids = upsert_named(session, Entity.__table__, ("name", "label"), {(e.name, e.label) for e in entries})
+    rows = [
+        {"alias": e.alias, "entity_id": ids[(e.name, e.label)], "origin": AliasOrigin.FILE, "articles": 0}
+        for e in entries
+    ]
+    insert_ignoring_duplicates(session, EntityAlias, rows, ["alias", "entity_id"])
+
+
+# --- entities --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    article_id: int
+    tagger: str
+    entity: EntityCount
+    by_database: bool  # its name came from the database, not from the article
+
+
+def _resolve_lone_names(session: Session, tagged: Sequence[tuple[int, Tagging]]) -> list[_Mention]:
+    mentions = [
+        _Mention(aid, tagging.tagger, entity, False) for aid, tagging in tagged for entity in tagging.entities
+    ]
+    lone = sorted({m.entity.text for m in mentions if _is_lone_name(m.entity)})
+    full_names = _well_attested_full_names(session, lone)
+    return [
+        replace(m, entity=replace(m.entity, text=full_names[m.entity.text]), by_database=True)
+        if _is_lone_name(m.entity) and m.entity.text in full_names
+        else m
+        for m in mentions
+    ]
+
+
+def _is_lone_name(entity: EntityCount) -> bool:
+    return entity.label == PERSON and " " not in entity.text
+
+
+def _well_attested_full_names(session: Session, names: Sequence[str]) -> dict[str, str]:
+    """Lone name -> the one PERSON entity that MIN_ALIAS_ARTICLES articles spelled out beside it; a
+    name with two such full names (two Smiths) is ambiguous and stays as it is."""
+    candidates: dict[str, set[str]] = {}
+    for chunk in chunks(list(names)):
+        query = (
+            select(EntityAlias.alias, Entity.name)
+            .join(Entity, Entity.id == EntityAlias.entity_id)
+            .where(
+                EntityAlias.alias.in_(chunk),
+                EntityAlias.origin == AliasOrigin.ARTICLE,
+                EntityAlias.articles >= MIN_ALIAS_ARTICLES,
+                Entity.label == PERSON,
+                Entity.name != EntityAlias.alias,
+            )
+        )
+        for alias, name in session.execute(query):
+            candidates.setdefault(alias, set()).add(name)
+    return {alias: next(iter(found)) for alias, found in candidates.items() if len(found) == 1}
+
+
+def _store_entities(session: Session, mentions: Sequence[_Mention]) -> int:
+    if not mentions:
+        return 0
+    ids = upsert_named(
+        session, Entity.__table__, ("name", "label"), {(m.entity.text, m.entity.label) for m in mentions}
+    )
+    rows = [
+        {
+            "article_id": m.article_id,
+            "entity_id": ids[(m.entity.text, m.entity.label)],
+            "tagger": m.tagger,
+            "count": m.entity.count,
+            "first_offset": m.entity.first_offset,
+            "surfaces": dict(m.entity.surfaces) or {m.entity.text: m.entity.count},
+        }
+        for m in mentions
+    ]
+    written = insert_ignoring_duplicates(session, ArticleEntity, rows, ["article_id", "entity_id", "tagger"])
+    _count_aliases(session, mentions, ids)
+    return written
+
+
+def _count_aliases(session: Session, mentions: Sequence[_Mention], ids: dict[tuple[str, str], int]) -> None:
+    """Each surface form that resolved to another name becomes (or counts once more as) its alias."""
+    articles: Counter[tuple[str, int]] = Counter()  # (alias, entity id) -> articles that spelled both
+    origins: dict[tuple[str, int], str] = {}
+    for m in mentions:
+        entity_id = ids[(m.entity.text, m.entity.label)]
+        name = as_stored(Entity.name, m.entity.text)
+        for surface, _ in m.entity.surfaces:
+            key = (as_stored(EntityAlias.alias, surface), entity_id)
+            if key[0] != name:
+                origins[key] = AliasOrigin.DATABASE if m.by_database else AliasOrigin.ARTICLE
+                articles[key] += 0 if m.by_database else 1  # the database's guesses must not feed themselves
+    if not origins:
+        return
+    stmt = dialect_insert(session, EntityAlias)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["alias", "entity_id"],
+        set_={"articles": EntityAlias.articles + stmt.excluded.articles},  # the first origin stays
+    )
+    rows = [
+        {"alias": alias, "entity_id": entity_id, "origin": origins[(alias, entity_id)],
+         "articles": articles[(alias, entity_id)]}
+        for alias, entity_id in sorted(origins)
+    ]
+    session.execute(stmt, rows)
+
+
+# --- topics ----------------------------------------------------------------------------------------------
+
+
+def _store_topics(session: Session, tagged: Sequence[tuple[int, Tagging]], version: str) -> int:
+    hits = [(aid, tagging.tagger, hit) for aid, tagging in tagged for hit in tagging.topics]
+    if not hits:
+        return 0
+    ids = upsert_named(
+        session, Topic.__table__, ("name", "taxonomy_version"), {(h.topic, version) for *_, h in hits}
+    )
+    rows = [
+        {
+            "article_id": aid,
+            "topic_id": ids[(hit.topic, version)],
+            "tagger": tagger,
+            "score": hit.score,
+            "evidence": hit.evidence,
+            "passed": hit.passed,
+        }
+        for aid, tagger, hit in hits
+    ]
+    return insert_ignoring_duplicates(session, ArticleTopic, rows, ["article_id", "topic_id", "tagger"])
+
+
+def tagger_coverage(session: Session) -> list[tuple[str, int]]:
+    """(tagger version, articles it tagged), most recent version first."""
+    query = (
+        select(ArticleTagging.tagger, func.count(), func.max(ArticleTagging.tagged_at))
+        .group_by(ArticleTagging.tagger)
+        .order_by(func.max(ArticleTagging.tagged_at).desc())
+    )
+    return [(tagger, count) for tagger, count, _ in session.execute(query)]
