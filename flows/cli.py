@@ -29,7 +29,7 @@ from newsetl.extract.errors import ConfigError, NewsetlError
 from newsetl.flows import admin
 from newsetl.flows.feedlist import read_feed_file
 from newsetl.flows.request import RunRequest
-from newsetl.flows.settings import ENV_PREFIX, Settings
+from newsetl.flows.settings import ENV_PREFIX, Settings, TaggingSetup
 from newsetl.load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
 from newsetl.load.lease import RUN_LEASE
 
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_feeds(commands)
     _add_status(commands)
     _add_serve(commands)
+    _add_retag(commands)
+    _add_taggers(commands)
+    _add_topics(commands)
     return parser
 
 
@@ -191,6 +194,45 @@ def _add_serve(commands: Any) -> None:
     serve.set_defaults(handler=command_serve)
 
 
+def _add_retag(commands: Any) -> None:
+    retag = commands.add_parser(
+        "retag",
+        help="tag stored articles again with the current tagger (after a taxonomy, aliases or model change)",
+    )
+    retag.add_argument(
+        "--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD)"
+    )
+    retag.add_argument("--topic", metavar="TOPIC", help="only articles some version tagged with TOPIC")
+    retag.add_argument(
+        "--batch-size", type=int, default=None, metavar="N",
+        help="articles per transaction; a killed retag loses at most one batch (200)",
+    )  # fmt: skip
+    _db_option(retag)
+    _output_options(retag)
+    retag.set_defaults(handler=command_retag)
+
+
+def _add_taggers(commands: Any) -> None:
+    taggers = commands.add_parser("taggers", help="the tagger versions whose tags are stored")
+    actions = taggers.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="each version with its articles and tag rows")
+    _db_option(listing)
+    listing.set_defaults(handler=command_taggers_list)
+    prune = actions.add_parser("prune", help="delete the tags of every version but one")
+    prune.add_argument("--keep", metavar="VERSION", help="the version to keep (default: the current one)")
+    _db_option(prune)
+    prune.set_defaults(handler=command_taggers_prune)
+
+
+def _add_topics(commands: Any) -> None:
+    topics = commands.add_parser("topics", help="the topic taxonomy at work")
+    actions = topics.add_subparsers(dest="action", required=True)
+    explain = actions.add_parser("explain", help="how each topic scores on a stored article, term by term")
+    explain.add_argument("article", metavar="ARTICLE_ID_OR_URL")
+    _db_option(explain)
+    explain.set_defaults(handler=command_topics_explain)
+
+
 def _add_status(commands: Any) -> None:
     status = commands.add_parser("status", help="the last runs and every feed's health")
     status.add_argument("--runs", type=int, default=10, metavar="N", help="how many runs to show (10)")
@@ -277,12 +319,12 @@ def command_extract(_args: argparse.Namespace) -> int:
 
 def command_tag(args: argparse.Namespace) -> int:
     from newsetl.flows.jsonl import non_blank, tag_lines
-    from newsetl.transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
+    from newsetl.transform.tagging import build_tagger, default_model_name
 
     settings = _settings()
     model = args.model or settings.spacy_model or default_model_name()
-    nlp = load_pipeline(model)
-    tag_lines(non_blank(sys.stdin), Tagger(nlp, load_taxonomy(settings.taxonomy_file)), sys.stdout)
+    tagger = build_tagger(model, settings.taxonomy_file, settings.aliases_file)
+    tag_lines(non_blank(sys.stdin), tagger, sys.stdout)
     return 0
 
 
@@ -324,6 +366,57 @@ def _settings_in_environment(settings: Settings) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def command_retag(args: argparse.Namespace) -> int:
+    settings = _settings(database_url=args.db)
+    tagging = _tagging(settings)
+    from newsetl.flows.retag import DEFAULT_BATCH_SIZE, RetagRequest
+
+    batch_size = DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size
+    RetagRequest.build(args.since, args.topic, batch_size, tagging)
+    _check_schema(_connectable(settings.database_url))
+    _prefect_defaults()
+    from newsetl.flows.retag import retag
+
+    log_handlers = _log_file(args.log_file)
+    began = time.monotonic()
+    try:
+        with _settings_in_environment(settings), _run_output(args, log_handlers):
+            summary = retag(since=args.since, topic=args.topic, batch_size=batch_size)
+    except Exception as error:
+        print(f"newsetl: the retag failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    finally:
+        _quiet_at_exit(args)
+    seconds = time.monotonic() - began
+    print(format_json(summary, seconds) if args.json else format_retag_summary(summary, seconds))
+    return EXIT_RUN_FAILED if summary["skipped_reason"] else 0
+
+
+def command_taggers_list(args: argparse.Namespace) -> int:
+    from newsetl.flows.tagadmin import list_taggers
+
+    settings = _settings(database_url=args.db)
+    print(list_taggers(_ready_database(settings), _tagging(settings).version))
+    return 0
+
+
+def command_taggers_prune(args: argparse.Namespace) -> int:
+    from newsetl.flows.tagadmin import prune
+
+    settings = _settings(database_url=args.db)
+    keep = args.keep or _tagging(settings).version
+    print(prune(_ready_database(settings), keep))
+    return 0
+
+
+def command_topics_explain(args: argparse.Namespace) -> int:
+    from newsetl.flows.tagadmin import explain_article
+
+    settings = _settings(database_url=args.db)
+    print(explain_article(_ready_database(settings), _tagging(settings), args.article))
+    return 0
 
 
 def command_feeds_sync(args: argparse.Namespace) -> int:
@@ -399,12 +492,18 @@ def _prefect_defaults() -> None:
 
 
 def _check_tagging(settings: Settings) -> None:
+    _tagging(settings)
+
+
+def _tagging(settings: Settings) -> TaggingSetup:
     from newsetl.flows.settings import resolve_tagging
 
     try:
-        resolve_tagging(settings)
+        return resolve_tagging(settings)
     except ConfigError as error:
-        raise UsageError(f"{error}; set NEWSETL_SPACY_MODEL / NEWSETL_TAXONOMY_FILE") from error
+        raise UsageError(
+            f"{error}; set NEWSETL_SPACY_MODEL / NEWSETL_TAXONOMY_FILE / NEWSETL_ALIASES_FILE"
+        ) from error
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -453,6 +552,19 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
                 if summary["articles_stored_elsewhere"]
                 else ""
             ),
+            f"  tagged    entities {summary['entities_tagged']}, topics {summary['topics_tagged']}",
+        ]
+    )
+
+
+def format_retag_summary(summary: dict[str, Any], seconds: float) -> str:
+    if summary["skipped_reason"]:
+        return f"retag {summary['run_id']} not started: {summary['skipped_reason']}"
+    failed = f", failed {summary['articles_failed']}" if summary["articles_failed"] else ""
+    return "\n".join(
+        [
+            f"retag {summary['run_id']} completed in {seconds:.1f} s, as {summary['tagger']}",
+            f"  articles  to tag {summary['articles_in_scope']}, tagged {summary['articles_tagged']}{failed}",
             f"  tagged    entities {summary['entities_tagged']}, topics {summary['topics_tagged']}",
         ]
     )

@@ -43,7 +43,7 @@ from newsetl.flows import progress
 from newsetl.flows.cpu import KillablePool, Overrun
 from newsetl.flows.request import RunRequest
 from newsetl.flows.settings import Settings, TaggingSetup, resolve_tagging
-from newsetl.load import registry, store
+from newsetl.load import registry, store, tags
 from newsetl.load.db import SQLITE_BUSY_TIMEOUT, DatabaseFull, DatabaseUnavailable, make_engine, retrying
 from newsetl.load.lease import RUN_LEASE, LeaseKeeper
 from newsetl.load.locks import LockHolder, LockLost, RunWriter, acquire_lock
@@ -52,7 +52,7 @@ from newsetl.transform.cadence import next_cadence
 from newsetl.transform.pagework import PageInput, PageOutput, make_page_handler, page_result
 from newsetl.transform.plan import TRANSIENT_OUTCOMES, PageJob, PagePlan, PolledFeed, plan_pages
 from newsetl.transform.polls import is_full_poll_due, judge_poll, validators_to_send
-from newsetl.transform.records import FeedPoll, FeedState, KnownArticle
+from newsetl.transform.records import AliasEntry, FeedPoll, FeedState, KnownArticle
 from newsetl.transform.urls import url_key
 
 LIBRARY_LOGGERS = ("newsetl",)
@@ -128,7 +128,9 @@ def run_ingest(
 ) -> RunSummary:
     tagging = resolve_tagging(settings)  # a missing model or taxonomy fails here, before any row is written
     feeds, run_id, holder = retrying(
-        lambda: register_run(engine, request, parameters), settings.db_retry_seconds, "starting the run"
+        lambda: register_run(engine, request, parameters, tagging.aliases.entries),
+        settings.db_retry_seconds,
+        "starting the run",
     )
     summary = RunSummary(run_id=run_id)
     if holder is not None:
@@ -231,9 +233,10 @@ def _record_failure(
 
 @task(cache_policy=NO_CACHE)
 def register_run(
-    engine: Engine, request: RunRequest, parameters: dict[str, object]
+    engine: Engine, request: RunRequest, parameters: dict[str, object], aliases: Sequence[AliasEntry]
 ) -> tuple[list[FeedState], int, LockHolder | None]:
-    """Sync the feed list, choose the feeds to poll, record the run and take the run lock, in one go."""
+    """Sync the feed list and the aliases file, choose the feeds to poll, record the run and take the run
+    lock, in one go."""
     flow_run_id = runtime.flow_run.id
     now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
@@ -242,6 +245,7 @@ def register_run(
         holder = (
             acquire_lock(session, request.lock_name, run_id, RUN_LEASE, now) if request.lock_name else None
         )
+        tags.sync_aliases(session, aliases)
     get_run_logger().info("run %d: %d feeds to poll", run_id, len(feeds))
     return feeds, run_id, holder
 
@@ -509,7 +513,7 @@ def _page_pool(settings: Settings, tagging: TaggingSetup, jobs: int) -> Iterator
     if not jobs:
         yield None
         return
-    setup_args = (tagging.model, settings.taxonomy_file, TAGGER_MAX_CHARS)
+    setup_args = tagging.tagger_args(TAGGER_MAX_CHARS)
     workers = min(settings.workers, jobs)
     with KillablePool(make_page_handler, setup_args, workers, settings.extract_deadline) as pool:
         yield pool

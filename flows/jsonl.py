@@ -64,9 +64,18 @@ def tag_lines(lines: Iterable[str], tagger: Tagger, out: TextIO) -> int:
 
 
 def tagging_json(tagging: Tagging) -> dict[str, Any]:
+    """Entities with the surface forms they were resolved from; topics that passed, and those under the
+    threshold that a strong term hit (`passed: false`)."""
     return {
-        "entities": [{"text": e.text, "label": e.label, "count": e.count} for e in tagging.entities],
-        "topics": [{"topic": t.topic, "score": t.score, "evidence": t.evidence} for t in tagging.topics],
+        "entities": [
+            {"text": e.text, "label": e.label, "count": e.count, "surfaces": dict(e.surfaces)}
+            for e in tagging.entities
+        ],
+        "topics": [
+            {"topic": t.topic, "score": t.score, "passed": t.passed, "evidence": t.evidence}
+            for t in tagging.topics
+        ],
+        "tagger": tagging.tagger,
     }
 
 

