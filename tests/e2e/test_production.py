@@ -1,20 +1,23 @@
 """The production path, as the README's "Production" section runs it: a Prefect server, `prefect deploy`
-from prefect.yaml, a manual trigger by deployment name, a process worker; and two shards at once."""
+from prefect.yaml, a manual trigger by deployment name, a process worker, the retag deployment on it; and
+two shards at once."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from newsetl.load.db import make_engine
-from newsetl.load.models import Article, FeedItem
+from newsetl.load.models import Article, ArticleTagging, FeedItem
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer
@@ -69,6 +72,26 @@ def test_a_deployment_triggered_by_name_runs_on_a_worker(site: LocalServer, pref
             db.execute(select(func.count()).select_from(Article)).scalar_one() == 3
         )  # the parameter arrived
         assert db.execute(select(func.count()).select_from(FeedItem)).scalar_one() >= 3
+
+    # The retag deployment re-tags those articles under a new tagger version, on the same worker.
+    env["NEWSETL_ALIASES_FILE"] = str(_aliases_file_of_version(tmp_path, "retag-on-worker"))
+    _prefect(env, "deployment", "run", "retag/retag", "--param", "batch_size=2")
+    _prefect(env, "worker", "start", "--pool", "newsetl", "--run-once")
+
+    with make_engine(env["NEWSETL_DATABASE_URL"]).connect() as db:
+        taggers = dict(
+            tuple(row)
+            for row in db.execute(select(ArticleTagging.tagger, func.count()).group_by(ArticleTagging.tagger))
+        )
+    assert sorted(taggers.values()) == [3, 3] and any("aliases-retag-on-worker" in t for t in taggers)
+
+
+def _aliases_file_of_version(directory: Path, version: str) -> Path:
+    """The bundled aliases file under another version: what a user's edited copy looks like."""
+    bundled = Path(str(files("newsetl.transform").joinpath("aliases.yaml"))).read_text(encoding="utf-8")
+    path = directory / "aliases.yaml"
+    path.write_text(re.sub(r"(?m)^version:.*$", f"version: {version!r}", bundled), encoding="utf-8")
+    return path
 
 
 def test_two_shards_at_once_load_exactly_the_rows_of_one_run(
