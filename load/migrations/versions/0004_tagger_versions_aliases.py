@@ -32,9 +32,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("passed", sa.Boolean(), server_default="1", nullable=False))
         batch_op.drop_constraint("pk_article_topics", type_="primary")
         batch_op.create_primary_key("pk_article_topics", ["article_id", "topic_id", "tagger"])
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.drop_column("tag_truncated")
-        batch_op.drop_column("tagger")
+    # Not in batch mode: SQLite would copy `articles`, and dropping the original fails once other tables'
+    # rows point at it (foreign keys are on). SQLite drops a column in place since 3.35.
+    op.drop_column("articles", "tag_truncated")
+    op.drop_column("articles", "tagger")
 
 
 def _create_article_taggings() -> None:
@@ -75,9 +76,8 @@ def _create_entity_aliases() -> None:
 
 def downgrade() -> None:
     """Downgrade schema. Tags of all but one version per article are lost: the old keys hold one."""
-    with op.batch_alter_table("articles", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("tagger", sa.String(length=200), nullable=True))
-        batch_op.add_column(sa.Column("tag_truncated", sa.Boolean(), server_default="0", nullable=False))
+    op.add_column("articles", sa.Column("tagger", sa.String(length=200), nullable=True))
+    op.add_column("articles", sa.Column("tag_truncated", sa.Boolean(), server_default="0", nullable=False))
     op.execute(
         "UPDATE articles SET tagger = (SELECT MAX(t.tagger) FROM article_taggings t "
         "WHERE t.article_id = articles.id)"
