@@ -39,6 +39,7 @@ FOLDERS = ("extract", "transform", "load", "flows")  # installed as newsetl.<fol
 PACKAGE_DATA = (
     "newsetl/flows/feeds.yaml",
     "newsetl/transform/taxonomy.yaml",
+    "newsetl/transform/aliases.yaml",
     "newsetl/load/migrations/script.py.mako",
     "newsetl/load/migrations/env.py",
 )

@@ -56,9 +56,9 @@ def test_mentions_are_grouped_counted_and_keep_their_first_offset(tagger):
     text = "Hamas met in Cairo. Netanyahu spoke. Later Hamas and Netanyahu's aides met in Cairo again."
     tagging = tag_one(tagger, None, text)
     assert tagging.entities == (
-        EntityCount("Hamas", "ORG", 2, 0),
-        EntityCount("Cairo", "GPE", 2, text.index("Cairo")),
-        EntityCount("Netanyahu", "PERSON", 2, text.index("Netanyahu")),
+        EntityCount("Hamas", "ORG", 2, 0, (("Hamas", 2),)),
+        EntityCount("Cairo", "GPE", 2, text.index("Cairo"), (("Cairo", 2),)),
+        EntityCount("Netanyahu", "PERSON", 2, text.index("Netanyahu"), (("Netanyahu", 2),)),
     )
 
 
@@ -66,9 +66,9 @@ def test_grouping_ignores_case_and_a_leading_the_and_keeps_the_first_surface(tag
     tagging = tag_one(
         tagger, None, "HAMAS said so. Hamas denied it. The Pentagon and the Pentagon and Pentagon."
     )
-    assert {(e.text, e.label, e.count) for e in tagging.entities} == {
-        ("HAMAS", "ORG", 2),
-        ("Pentagon", "ORG", 3),
+    assert {(e.text, e.label, e.count, e.surfaces) for e in tagging.entities} == {
+        ("Hamas", "ORG", 2, (("HAMAS", 1), ("Hamas", 1))),  # the aliases file's canonical name
+        ("Pentagon", "ORG", 3, (("Pentagon", 3),)),  # the first surface: no entry in the aliases file
     }
 
 
