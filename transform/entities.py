@@ -254,7 +254,8 @@ def _entry_place(name: str, data: Any, loc: tuple[int | str, ...]) -> str:
     if len(loc) < 2 or loc[0] != "entries" or not isinstance(loc[1], int):
         return name + field_suffix(loc)
     entry = data["entries"][loc[1]]
-    label = f" {entry['name']!r}" if isinstance(entry, dict) and isinstance(entry.get("name"), str) else ""
+    named = isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip()
+    label = f" {entry['name']!r}" if named else ""
     return f"{name} entry {loc[1] + 1}{label}{field_suffix(loc[2:])}"
 
 
@@ -304,33 +305,32 @@ class _Entity:
     first_offset: int
     named_by_aliases: bool  # its name comes from the aliases file: never resolved to another name
     labels: dict[str, int] = field(default_factory=dict)
-    longest: dict[str, int] = field(default_factory=dict)  # label -> length of its longest surface
-    surfaces: dict[str, int] = field(default_factory=dict)  # in order of first mention
+    surfaces: dict[str, int] = field(default_factory=dict)  # surface -> its number of mentions
+    surface_offsets: dict[str, int] = field(default_factory=dict)  # surface -> its first mention
 
-    def add(self, surface: str, label: str) -> None:
+    def add(self, surface: str, label: str, offset: int) -> None:
         self.labels[label] = self.labels.get(label, 0) + 1
-        self.longest[label] = max(self.longest.get(label, 0), len(surface))
         self.surfaces[surface] = self.surfaces.get(surface, 0) + 1
+        self.surface_offsets.setdefault(surface, offset)
 
     def absorb(self, other: _Entity) -> None:
         self.first_offset = min(self.first_offset, other.first_offset)
         for label, count in other.labels.items():
             self.labels[label] = self.labels.get(label, 0) + count
-            self.longest[label] = max(self.longest.get(label, 0), other.longest[label])
         for surface, count in other.surfaces.items():
             self.surfaces[surface] = self.surfaces.get(surface, 0) + count
+            offset = other.surface_offsets[surface]
+            self.surface_offsets[surface] = min(self.surface_offsets.get(surface, offset), offset)
 
     @property
     def label(self) -> str:
-        """The label most mentions have; a tie goes to the label of the longest surface form, then to the
-        first in LABEL_PRIORITY."""
-        return max(
-            self.labels, key=lambda label: (self.labels[label], self.longest[label], -_priority(label))
-        )
+        """The label most mentions have; a tie goes to the first in LABEL_PRIORITY (PERSON first)."""
+        return max(self.labels, key=lambda label: (self.labels[label], -_priority(label)))
 
     def as_count(self) -> EntityCount:
         count = sum(self.labels.values())
-        return EntityCount(self.text, self.label, count, self.first_offset, tuple(self.surfaces.items()))
+        in_order = sorted(self.surfaces.items(), key=lambda item: self.surface_offsets[item[0]])
+        return EntityCount(self.text, self.label, count, self.first_offset, tuple(in_order))
 
 
 def _priority(label: str) -> int:
@@ -370,7 +370,7 @@ def _gather(ents: Iterable[Span], labels: frozenset[str], aliases: Aliases) -> d
         entity = entities.get(key)
         if entity is None:
             entity = entities[key] = _Entity(name, ent.start_char, named_by_aliases=entry is not None)
-        entity.add(surface, label)
+        entity.add(surface, label, ent.start_char)
     return entities
 
 
