@@ -392,11 +392,9 @@ def _merge_partial_person_names(entities: dict[str, _Entity]) -> None:
 def _full_names_by_part(entities: dict[str, _Entity]) -> dict[str, set[str]]:
     """For each leading or trailing run of words of a full PERSON name, the full names it is part of. A
     name that is itself part of a longer one ("von der Leyen" of "Ursula von der Leyen") is no target."""
-    people = [
-        key
-        for key, entity in entities.items()
-        if " " in key and not entity.named_by_aliases and entity.label == PERSON
-    ]
+    # A canonical name from the aliases file is a target too: "Netanyahu" joins the file's "Benjamin
+    # Netanyahu" even when the text only ever wrote "Bibi" in full.
+    people = [key for key, entity in entities.items() if " " in key and entity.label == PERSON]
     parts_of_people = {key: _name_parts(key) for key in people}
     parts = {part for key_parts in parts_of_people.values() for part in key_parts}
     by_part: dict[str, set[str]] = {}
