@@ -6,10 +6,11 @@
 Each mention is cleaned (quotes, possessive 's, a leading "the"; a PERSON's titles such as "Prime
 Minister"), relabelled or dropped when spaCy's label is plainly wrong ("Abraham Accords" is no PERSON), and
 named by the aliases file when it lists it ("U.S." is "United States"). Mentions of the same name are then
-merged whatever label each got, and a PERSON name that is part of exactly one fuller PERSON name of the
-same text ("Netanyahu", "Benjamin") is merged into it. A merged entity is labelled by majority over its
-mentions and keeps each surface form with its count, so that every resolution can be undone. All of it is
-one pass over the mentions and one over the names, with dictionary look-ups: tagging time stays spaCy's.
+merged whatever label each got, and a name tagged PERSON at least once that is part of exactly one fuller
+PERSON name of the same text ("Netanyahu", "Benjamin") is merged into it, its mentions then counting as
+PERSON ones. A merged entity is labelled by majority over its mentions and keeps each surface form with
+its count, so that every resolution can be undone. All of it is one pass over the mentions and one over
+the names, with dictionary look-ups: tagging time stays spaCy's.
 
 Errors: AliasesError (one line per problem, naming the file, the entry and the key) for an aliases file
 that cannot be read or does not validate.
@@ -313,10 +314,11 @@ class _Entity:
         self.surfaces[surface] = self.surfaces.get(surface, 0) + 1
         self.surface_offsets.setdefault(surface, offset)
 
-    def absorb(self, other: _Entity) -> None:
+    def absorb_as_person(self, other: _Entity) -> None:
+        """Take in the mentions of a partial name of this person, each counted as a PERSON mention: "Trump"
+        is the Donald Trump of the same text, however often spaCy's small model tagged it ORG."""
         self.first_offset = min(self.first_offset, other.first_offset)
-        for label, count in other.labels.items():
-            self.labels[label] = self.labels.get(label, 0) + count
+        self.labels[PERSON] = self.labels.get(PERSON, 0) + sum(other.labels.values())
         for surface, count in other.surfaces.items():
             self.surfaces[surface] = self.surfaces.get(surface, 0) + count
             offset = other.surface_offsets[surface]
@@ -375,9 +377,10 @@ def _gather(ents: Iterable[Span], labels: frozenset[str], aliases: Aliases) -> d
 
 
 def _merge_partial_person_names(entities: dict[str, _Entity]) -> None:
-    """Merge each person's partial name ("Netanyahu", "Benjamin", "von der Leyen") into the one fuller
-    PERSON name of the text it starts or ends; leave it when it fits two ("Smith" with John and Jane
-    Smith) or none."""
+    """Merge each person's partial name ("Netanyahu", "Benjamin", "von der Leyen"), tagged PERSON at least
+    once, into the one fuller PERSON name of the text it starts or ends; leave it when it fits two ("Smith"
+    with John and Jane Smith) or none. Once resolved to a person, all its mentions count as PERSON: spaCy's
+    small model tags a bare surname GPE or ORG more often than not in some texts ("Sondland", "Trump")."""
     full_names = _full_names_by_part(entities)
     for key in list(entities):
         entity = entities[key]
@@ -386,7 +389,7 @@ def _merge_partial_person_names(entities: dict[str, _Entity]) -> None:
         fuller = full_names.get(key)
         if fuller is not None and len(fuller) == 1:
             (target,) = fuller
-            entities[target].absorb(entities.pop(key))
+            entities[target].absorb_as_person(entities.pop(key))
 
 
 def _full_names_by_part(entities: dict[str, _Entity]) -> dict[str, set[str]]:

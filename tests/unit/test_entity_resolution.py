@@ -136,6 +136,21 @@ def test_a_mislabelled_surname_still_joins_the_full_name():
     assert entities[0].first_offset == 0
 
 
+def test_a_surname_resolved_to_a_person_counts_as_person_however_spacy_tagged_it():
+    text = "Gordon Sondland testified. Sondland said, Sondland added, Sondland's aide and Sondland left."
+    entities = resolve(
+        text,
+        ("Gordon Sondland", "PERSON"),
+        ("Sondland", "GPE"),
+        ("Sondland", "GPE"),
+        ("Sondland's", "ORG"),
+        ("Sondland", "PERSON"),
+    )
+    assert summary(entities) == [("Gordon Sondland", "PERSON", 5, (("Gordon Sondland", 1), ("Sondland", 4)))]
+    never_a_person = resolve("Gaza City and Gaza.", ("Gaza City", "PERSON"), ("Gaza", "GPE"))
+    assert [(e.text, e.label) for e in never_a_person] == [("Gaza City", "PERSON"), ("Gaza", "GPE")]
+
+
 def test_a_tie_goes_to_person_then_to_places_before_organisations():
     text = "Netanyahu's aides, Netanyahu's office, Benjamin Netanyahu and Netanyahu. Jordan and Jordan."
     entities = resolve(
