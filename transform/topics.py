@@ -1,12 +1,35 @@
-"""Topics of a tagged text: the taxonomy (a YAML file of weighted phrases per topic) and the scoring of
-a spaCy Doc against it, with the sentence that shows each topic.
+"""Topics of a tagged text: the taxonomy (a YAML file of weighted phrases per topic, and the phrases that
+put armed conflict in the frame) and the scoring of a spaCy Doc against it, with the sentence that shows
+each topic and, on request, the arithmetic behind each score.
+
+How an article is judged, and why:
+
+* The whole article counts: title, lead and body. A title hit weighs TITLE_WEIGHT, because a headline
+  says what the article is about. A body hit weighs 1 in a body of up to BODY_REFERENCE_TOKENS tokens (a
+  typical news story), so ONE clear mention of a strong term there is enough ("the return of hostages
+  still held captive" in a 475-word Gaza story makes it a hostages story); in a longer body it is diluted
+  by sqrt(BODY_REFERENCE_TOKENS / body tokens), so a passing mention in a long feature needs company.
+* Within one sentence the weights add up to at most SENTENCE_WEIGHT_CAP: "hostages held captive" is one
+  mention, not two; but two weak terms in one headline still add up.
+* Context, not longer keyword lists, keeps everyday news out. Topics whose words everyday news uses for
+  something else (negotiations: "talks", "deal"; humanitarian_aid: "aid", "hunger"; casualties:
+  "killed") are marked `needs_context` in the taxonomy: their hits count only when armed conflict is in
+  the frame (a context term in the hit's sentence or the sentences next to it, in the title, or through
+  the article). A football transfer's "talks" or a diet column's "hunger" then count for nothing, while
+  the same words in a war story count in full. Context is all or nothing per hit: a partial weight would
+  let a business story that says "negotiations" ten times add up to the topic.
+* A topic needs a strong term, or two different weak terms in one sentence (`_corroborated`): a weak word
+  repeated through a long text about something else must not add up.
+* score = 1 - exp(-evidence): one strong title hit scores 0.86, one strong mention in a typical body 0.63,
+  a passing mention in a 2,500-token feature 0.43 (kept, but not passed), five such mentions 0.94.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,20 +46,23 @@ from newsetl.transform.configfile import ConfigModel, field_suffix, problem_line
 from newsetl.transform.errors import TaxonomyError
 from newsetl.transform.records import TopicHit
 
-# Topic scoring. evidence = TITLE_WEIGHT * (weights of title hits)
-#                         + (weights of body hits) * min(1, sqrt(BODY_REFERENCE_TOKENS / body tokens))
-# score = 1 - exp(-evidence), so one strong hit in the title scores 0.86 and one strong mention in a
-# 2,500-token body scores 0.27 (a passing mention), while five such mentions score 0.79.
-# Within one sentence the weights add up to at most SENTENCE_WEIGHT_CAP: "the return of hostages still
-# held captive" is one mention of hostages, not two; two weak terms in one headline still add up.
+# Topic scoring (see the module docstring): evidence = sum over sentences of
+#   min(sum of the sentence's weights, SENTENCE_WEIGHT_CAP) x place x context; score = 1 - exp(-evidence).
 TITLE_WEIGHT = 2.0
 SENTENCE_WEIGHT_CAP = 1.0
-BODY_REFERENCE_TOKENS = 250  # a body this short counts each hit in full; longer bodies dilute by sqrt
+# A body this long counts each hit in full: about a 650-word news story, so that one clear mention in a
+# typical article counts; longer bodies dilute by sqrt.
+BODY_REFERENCE_TOKENS = 800
+CONTEXT_FACTOR = 1.0  # what a hit with context counts; one without counts nothing (module docstring)
+TITLE_UNIT = -1  # the title's place among the body's sentence units
+# The arithmetic in explanations is written as a person writes it, not as Python would.
+TIMES, MINUS = "\u00d7", "\u2212"
 SCORE_DECIMALS = 4
 EVIDENCE_MAX_CHARS = 300
 MAX_TOPIC_NAME_CHARS = 100  # the width of topics.name
 _SPACE_RE = re.compile(r"\s+")
 _SENTENCE_END_RE = re.compile(r"[.!?]\s|\n")
+_LINE_BREAKS_RE = re.compile(r"\n\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +79,25 @@ class TopicRule:
     description: str
     terms: tuple[TopicTerm, ...]
     threshold: float  # score a text needs for the topic to be assigned
+    needs_context: bool = False  # its hits count only with armed conflict in the frame (see ConflictContext)
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictContext:
+    """What puts armed conflict in the frame of a hit: one of `terms` within `window` sentences of it or in
+    the title, or in at least `min_share` of the body's sentences. `not_terms` mask the terms inside them."""
+
+    terms: tuple[str, ...] = ()
+    not_terms: tuple[str, ...] = ()
+    window: int = 1
+    min_share: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
 class Taxonomy:
     version: str
     topics: tuple[TopicRule, ...]
+    context: ConflictContext = ConflictContext()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +109,13 @@ class _Hit:
     start_char: int
     end_char: int
     term: str  # the matched text, lower-cased
+    in_title: bool
+    needs_context: bool  # its topic's words need armed conflict in the frame to count
+    context: str | None  # why it has context, in words; None without
+
+    @property
+    def counts(self) -> bool:
+        return not self.needs_context or self.context is not None
 
     @property
     def strength(self) -> float:
@@ -100,8 +146,12 @@ def parse_taxonomy(data: Any, name: str = "taxonomy") -> Taxonomy:
         document = _TaxonomyFile.model_validate(data)
     except ValidationError as error:
         raise TaxonomyError(problem_lines(error, lambda loc: _taxonomy_place(name, data, loc))) from None
+    entry = document.context
+    context = ConflictContext(tuple(entry.terms), tuple(entry.not_ or ()), entry.window, entry.min_share)
     return Taxonomy(
-        version=document.version, topics=tuple(_rule(topic, document) for topic in document.topics)
+        version=document.version,
+        topics=tuple(_rule(topic, document) for topic in document.topics),
+        context=context,
     )
 
 
@@ -114,7 +164,7 @@ def _rule(topic: _TopicEntry, document: _TaxonomyFile) -> TopicRule:
         for phrase in phrases[kind] or ()
     )
     threshold = document.threshold if topic.threshold is None else topic.threshold
-    return TopicRule(topic.name, topic.description.strip(), terms, threshold)
+    return TopicRule(topic.name, topic.description.strip(), terms, threshold, topic.needs_context)
 
 
 def _taxonomy_place(name: str, data: Any, loc: tuple[int | str, ...]) -> str:
@@ -149,6 +199,7 @@ class _TopicEntry(ConfigModel):
     weak: list[Phrase] | None = None
     not_: list[Phrase] | None = Field(None, alias="not")
     threshold: float | None = Field(None, gt=0, le=1)  # None: the taxonomy's threshold
+    needs_context: bool = False
 
     @model_validator(mode="after")
     def _has_terms_that_count(self) -> _TopicEntry:
@@ -157,11 +208,28 @@ class _TopicEntry(ConfigModel):
         return self
 
 
+class _ContextEntry(ConfigModel):
+    window: int = Field(1, ge=0, le=10)  # sentences either side of a hit
+    min_share: float = Field(0.2, gt=0, le=1)  # of the body's sentences, for the whole article to count
+    terms: list[Phrase] = Field(default_factory=list)
+    not_: list[Phrase] | None = Field(None, alias="not")
+
+
 class _TaxonomyFile(ConfigModel):
     version: str = Field(min_length=1, max_length=MAX_TOPIC_NAME_CHARS // 2)
     weights: _Weights = _Weights()
     threshold: float = Field(0.5, gt=0, le=1)  # a score is in (0, 1]: a threshold outside assigns all or none
+    context: _ContextEntry = _ContextEntry()
     topics: list[_TopicEntry] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _context_exists_where_needed(self) -> _TaxonomyFile:
+        needing = [topic.name for topic in self.topics if topic.needs_context]
+        if needing and not self.context.terms:
+            raise ValueError(
+                f"topics {', '.join(needing)} need context, but `context: terms:` lists none; add them"
+            )
+        return self
 
     @field_validator("topics")
     @classmethod
@@ -193,40 +261,204 @@ class TopicScorer:
         self._rules = {rule.name: rule for rule in taxonomy.topics}
         self._matcher, self._term_of_key = _build_matcher(nlp, taxonomy)
 
+    def topics(self, doc: Doc, title_end: int) -> tuple[TopicHit, ...]:
+        """Assigned topics, and under them the topics a strong term hit in context without passing
+        (passed=False), so that a reader can trade precision for recall at query time."""
+        found = []
+        for verdict in self._verdicts(doc, title_end):
+            if verdict.passed or verdict.has_counted_strong_hit:
+                found.append(TopicHit(verdict.rule.name, verdict.score, verdict.evidence, verdict.passed))
+        return tuple(sorted(found, key=lambda hit: (not hit.passed, -hit.score, hit.topic)))
+
     def explain(self, doc: Doc, title_end: int) -> tuple[TopicExplanation, ...]:
         """Every topic with at least one hit, explained; assigned ones first."""
-        return ()
+        explained = [
+            TopicExplanation(
+                v.rule.name, v.score, v.rule.threshold, v.passed, _explanation_lines(v, doc.text)
+            )
+            for v in self._verdicts(doc, title_end)
+        ]
+        return tuple(sorted(explained, key=lambda e: (not e.passed, -e.score, e.topic)))
 
-    def topics(self, doc: Doc, title_end: int) -> tuple[TopicHit, ...]:
+    def _verdicts(self, doc: Doc, title_end: int) -> list[_Verdict]:
         hits_by_topic: dict[str, list[_Hit]] = {}
         for hit in self._hits(doc, title_end):
             hits_by_topic.setdefault(hit.topic, []).append(hit)
-        found = []
-        for topic, hits in hits_by_topic.items():
-            score = _topic_score(hits)
-            if score >= self._rules[topic].threshold and _corroborated(hits):
-                strongest = max(hits, key=lambda hit: (hit.strength, -hit.start_char))
-                found.append(TopicHit(topic, score, _evidence(doc.text, strongest)))
-        return tuple(sorted(found, key=lambda hit: (-hit.score, hit.topic)))
+        return [_verdict(self._rules[topic], hits, doc.text) for topic, hits in hits_by_topic.items()]
 
     def _hits(self, doc: Doc, title_end: int) -> list[_Hit]:
-        """Weighted term matches; within a topic the longest of overlapping matches wins."""
+        """Weighted term matches, each with whether it has the context its topic needs; within a topic the
+        longest of overlapping matches wins. One matcher pass finds both topic terms and context terms."""
         spans_by_topic: dict[str, list[Span]] = {}
+        context_spans: list[Span] = []
         for key, start, end in self._matcher(doc):
-            spans_by_topic.setdefault(self._term_of_key[key].topic, []).append(Span(doc, start, end, key))
+            term = self._term_of_key[key]
+            target = context_spans if term.topic is None else spans_by_topic.setdefault(term.topic, [])
+            target.append(Span(doc, start, end, key))
+        frame = _Frame.of(doc, title_end, context_spans, self._term_of_key, self.taxonomy.context)
         body_factor = _body_factor(doc, title_end)
         hits = []
         for topic, spans in spans_by_topic.items():
+            needs_context = self._rules[topic].needs_context
             for span in filter_spans(spans):
                 weight = self._term_of_key[span.label].weight
                 if weight == 0:  # `not` phrases only mask
                     continue
                 in_title = span.start_char < title_end
-                sentence = (0, title_end) if in_title else _sentence_bounds(span, title_end)
-                place = TITLE_WEIGHT if in_title else body_factor
-                term = span.text.lower()
-                hits.append(_Hit(topic, weight, place, sentence, span.start_char, span.end_char, term))
+                context = frame.context_of(span.start_char, in_title) if needs_context else None
+                hits.append(
+                    _Hit(
+                        topic=topic,
+                        weight=weight,
+                        place=TITLE_WEIGHT if in_title else body_factor,
+                        sentence=(0, title_end) if in_title else _sentence_bounds(span, title_end),
+                        start_char=span.start_char,
+                        end_char=span.end_char,
+                        term=span.text.lower(),
+                        in_title=in_title,
+                        needs_context=needs_context,
+                        context=context,
+                    )
+                )
         return hits
+
+
+# --- context ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """Where in one Doc armed conflict is in the frame: the body's sentence units (sentences, never across
+    a line break) by their first character, the units holding a context term (-1 is the title), and the
+    share of body units that do. Built once per Doc from the one matcher pass; a hit's context is then a
+    lookup of its unit's neighbours, never a new scan of the text."""
+
+    unit_starts: list[int]
+    context_units: dict[int, str]  # unit -> the first context term in it, as written
+    share: float
+    rule: ConflictContext
+
+    @classmethod
+    def of(
+        cls,
+        doc: Doc,
+        title_end: int,
+        spans: list[Span],
+        term_of_key: dict[int, _KeyedTerm],
+        rule: ConflictContext,
+    ) -> _Frame:
+        unit_starts = _unit_starts(doc, title_end)
+        context_units: dict[int, str] = {}
+        for span in filter_spans(spans):
+            if term_of_key[span.label].weight == 0:  # a context `not` phrase: "trade war"
+                continue
+            unit = (
+                TITLE_UNIT if span.start_char < title_end else bisect_right(unit_starts, span.start_char) - 1
+            )
+            context_units.setdefault(unit, span.text)
+        body_units = sum(1 for unit in context_units if unit != TITLE_UNIT)
+        return cls(unit_starts, context_units, body_units / max(len(unit_starts), 1), rule)
+
+    def context_of(self, start_char: int, in_title: bool) -> str | None:
+        """Why a hit at `start_char` has context, in words; None when it has none."""
+        if TITLE_UNIT in self.context_units:
+            return f"{self.context_units[TITLE_UNIT]!r} in the title"
+        if not in_title:
+            unit = bisect_right(self.unit_starts, start_char) - 1
+            for distance in range(self.rule.window + 1):
+                for near in {unit - distance, unit + distance}:
+                    if near >= 0 and near in self.context_units:
+                        where = "the same sentence" if distance == 0 else f"a sentence {distance} away"
+                        return f"{self.context_units[near]!r} in {where}"
+        if self.share >= self.rule.min_share:
+            share, least = f"{self.share:.0%}", f"{self.rule.min_share:.0%}"
+            return f"context terms in {share} of the body's sentences (at least {least})"
+        return None
+
+
+def _unit_starts(doc: Doc, body_start: int) -> list[int]:
+    """First characters of the body's sentence units: the pipeline's sentences (or the fallback sentence
+    ends), also cut at every line break, so that a heading or a caption is a unit of its own."""
+    text = doc.text
+    if doc.has_annotation("SENT_START"):
+        starts = {sentence.start_char for sentence in doc.sents}
+    else:
+        starts = {match.end() for match in _SENTENCE_END_RE.finditer(text, body_start)}
+    starts.update(match.end() for match in _LINE_BREAKS_RE.finditer(text, body_start))
+    starts.add(body_start)
+    return sorted(start for start in starts if body_start <= start < max(len(text), body_start + 1))
+
+
+# --- scoring ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mention:
+    """The counted hits of one sentence: their weights add up to at most SENTENCE_WEIGHT_CAP."""
+
+    hits: tuple[_Hit, ...]
+
+    @property
+    def weight(self) -> float:
+        return min(sum(hit.weight for hit in self.hits), SENTENCE_WEIGHT_CAP)
+
+    @property
+    def place(self) -> float:
+        return self.hits[0].place
+
+    @property
+    def evidence(self) -> float:
+        return self.weight * self.place * CONTEXT_FACTOR
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """One topic on one Doc: its hits, the mentions that count, the score and why it passed or not."""
+
+    rule: TopicRule
+    hits: tuple[_Hit, ...]
+    mentions: tuple[_Mention, ...]
+    evidence_total: float
+    score: float
+    corroborated: bool
+    evidence: str  # the sentence of the strongest counted hit
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.rule.threshold and self.corroborated
+
+    @property
+    def has_counted_strong_hit(self) -> bool:
+        return any(hit.weight >= SENTENCE_WEIGHT_CAP and hit.counts for hit in self.hits)
+
+    @property
+    def reason(self) -> str:
+        if not self.mentions:
+            return "no hit has the armed-conflict context this topic needs"
+        if self.score < self.rule.threshold:
+            return "under the threshold"
+        if not self.corroborated:
+            return "not corroborated: no strong term, nor two different weak terms in one sentence"
+        return ""
+
+
+def _verdict(rule: TopicRule, hits: list[_Hit], text: str) -> _Verdict:
+    counted = [hit for hit in hits if hit.counts]
+    by_sentence: dict[tuple[int, int], list[_Hit]] = {}
+    for hit in counted:
+        by_sentence.setdefault(hit.sentence, []).append(hit)
+    mentions = tuple(_Mention(tuple(group)) for group in by_sentence.values())
+    evidence_total = sum(mention.evidence for mention in mentions)
+    strongest = max(counted or hits, key=lambda hit: (hit.strength, -hit.start_char))
+    return _Verdict(
+        rule=rule,
+        hits=tuple(sorted(hits, key=lambda hit: hit.start_char)),
+        mentions=mentions,
+        evidence_total=evidence_total,
+        score=round(1 - math.exp(-evidence_total), SCORE_DECIMALS),
+        corroborated=_corroborated(counted),
+        evidence=_evidence(text, strongest),
+    )
 
 
 def _corroborated(hits: Sequence[_Hit]) -> bool:
@@ -241,34 +473,29 @@ def _corroborated(hits: Sequence[_Hit]) -> bool:
     return any(len(terms) >= 2 for terms in terms_by_sentence.values())
 
 
-def _topic_score(hits: Iterable[_Hit]) -> float:
-    """1 - exp(-evidence): sentence weights (capped) times their place factor, summed."""
-    by_sentence: dict[tuple[int, int], list[_Hit]] = {}
-    for hit in hits:
-        by_sentence.setdefault(hit.sentence, []).append(hit)
-    evidence = sum(
-        min(sum(hit.weight for hit in group), SENTENCE_WEIGHT_CAP) * group[0].place
-        for group in by_sentence.values()
-    )
-    return round(1 - math.exp(-evidence), SCORE_DECIMALS)
-
-
 @dataclass(frozen=True, slots=True)
 class _KeyedTerm:
-    topic: str
+    topic: str | None  # None: a context term
     weight: float
 
 
 def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[PhraseMatcher, dict[int, _KeyedTerm]]:
-    """One PhraseMatcher on LOWER; one match key per (topic, weight), so a match tells both."""
+    """One PhraseMatcher on LOWER for topic and context terms alike; one match key per (topic, weight), so
+    a match tells both, and one each for context terms and the context `not` phrases."""
     matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
     term_of_key: dict[int, _KeyedTerm] = {}
+
+    def add(key: str, topic: str | None, weight: float, phrases: Sequence[str]) -> None:
+        if phrases:
+            matcher.add(key, [nlp.make_doc(phrase) for phrase in phrases])
+            term_of_key[nlp.vocab.strings[key]] = _KeyedTerm(topic, weight)
+
     for rule in taxonomy.topics:
         for weight in sorted({term.weight for term in rule.terms}):
-            key = f"topic:{rule.name}:{weight}"
             phrases = [term.phrase for term in rule.terms if term.weight == weight]
-            matcher.add(key, [nlp.make_doc(phrase) for phrase in phrases])
-            term_of_key[nlp.vocab.strings[key]] = _KeyedTerm(rule.name, weight)
+            add(f"topic:{rule.name}:{weight}", rule.name, weight, phrases)
+    add("context", None, 1.0, taxonomy.context.terms)
+    add("context:not", None, 0.0, taxonomy.context.not_terms)
     return matcher, term_of_key
 
 
@@ -277,6 +504,52 @@ def _body_factor(doc: Doc, title_end: int) -> float:
     if body_tokens <= BODY_REFERENCE_TOKENS:
         return 1.0
     return math.sqrt(BODY_REFERENCE_TOKENS / body_tokens)
+
+
+# --- explanations ----------------------------------------------------------------------------------------
+
+
+def _explanation_lines(verdict: _Verdict, text: str) -> tuple[str, ...]:
+    """Each hit (term, where, sentence, factors), then the arithmetic from the counted mentions to the
+    score, then the verdict."""
+    lines = [_hit_line(hit, text) for hit in verdict.hits]
+    products = [
+        TIMES.join(_number(factor) for factor in (mention.weight, mention.place, CONTEXT_FACTOR))
+        for mention in verdict.mentions
+    ]
+    lines.append(
+        "each sentence counts min(sum of its weights, "
+        f"{_number(SENTENCE_WEIGHT_CAP)}) {TIMES} place (title {_number(TITLE_WEIGHT)}, body dilution) "
+        f"{TIMES} context"
+    )
+    outcome = "assigned" if verdict.passed else f"not assigned: {verdict.reason}"
+    comparison = "≥" if verdict.score >= verdict.rule.threshold else "<"
+    lines.append(
+        f"evidence = {' + '.join(products) or '0'} = {_number(verdict.evidence_total)}; "
+        f"score = 1 {MINUS} e^{MINUS}{_number(verdict.evidence_total)} = {verdict.score:.4f} "
+        f"{comparison} threshold {_number(verdict.rule.threshold)} → {outcome}"
+    )
+    return tuple(lines)
+
+
+def _hit_line(hit: _Hit, text: str) -> str:
+    kind = "strong" if hit.weight >= SENTENCE_WEIGHT_CAP else "weak"
+    where = "title" if hit.in_title else "body"
+    place = f"title weight {_number(hit.place)}" if hit.in_title else f"body dilution {_number(hit.place)}"
+    if not hit.needs_context:
+        context = "context not needed"
+    elif hit.context is None:
+        context = "no armed-conflict context near it → not counted"
+    else:
+        context = f"context {_number(CONTEXT_FACTOR)}: {hit.context}"
+    return (
+        f"{hit.term!r} ({kind} {_number(hit.weight)}) in the {where} at {hit.start_char}: "
+        f"{_evidence(text, hit)!r}; {place}; {context}"
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}".rstrip("0").rstrip(".")
 
 
 # --- evidence --------------------------------------------------------------------------------------------
