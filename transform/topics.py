@@ -91,6 +91,7 @@ class ConflictContext:
     not_terms: tuple[str, ...] = ()
     window: int = 1
     min_share: float = 0.2
+    weak_weight: float | None = None  # a weak term's weight with a context term in its own sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +113,17 @@ class _Hit:
     in_title: bool
     needs_context: bool  # its topic's words need armed conflict in the frame to count
     context: str | None  # why it has context, in words; None without
+    term_weight: float  # the taxonomy's weight for the term, before context raised a weak one
 
     @property
     def counts(self) -> bool:
         return not self.needs_context or self.context is not None
+
+    @property
+    def raised(self) -> bool:
+        """A weak term that a context term in its own sentence made unambiguous ("frees" next to
+        "Hamas"): it stands on its own, as two weak terms in one sentence do."""
+        return self.weight > self.term_weight
 
     @property
     def strength(self) -> float:
@@ -147,7 +155,9 @@ def parse_taxonomy(data: Any, name: str = "taxonomy") -> Taxonomy:
     except ValidationError as error:
         raise TaxonomyError(problem_lines(error, lambda loc: _taxonomy_place(name, data, loc))) from None
     entry = document.context
-    context = ConflictContext(tuple(entry.terms), tuple(entry.not_ or ()), entry.window, entry.min_share)
+    context = ConflictContext(
+        tuple(entry.terms), tuple(entry.not_ or ()), entry.window, entry.min_share, entry.weak_weight
+    )
     return Taxonomy(
         version=document.version,
         topics=tuple(_rule(topic, document) for topic in document.topics),
@@ -211,6 +221,7 @@ class _TopicEntry(ConfigModel):
 class _ContextEntry(ConfigModel):
     window: int = Field(1, ge=0, le=10)  # sentences either side of a hit
     min_share: float = Field(0.2, gt=0, le=1)  # of the body's sentences, for the whole article to count
+    weak_weight: float | None = Field(None, gt=0, le=1)  # None: a weak term weighs the same with context
     terms: list[Phrase] = Field(default_factory=list)
     not_: list[Phrase] | None = Field(None, alias="not")
 
@@ -305,11 +316,13 @@ class TopicScorer:
                 if weight == 0:  # `not` phrases only mask
                     continue
                 in_title = span.start_char < title_end
-                context = frame.context_of(span.start_char, in_title) if needs_context else None
+                context, direct = (
+                    frame.context_of(span.start_char, in_title) if needs_context else (None, False)
+                )
                 hits.append(
                     _Hit(
                         topic=topic,
-                        weight=weight,
+                        weight=self._weight_in_context(weight, direct),
                         place=TITLE_WEIGHT if in_title else body_factor,
                         sentence=(0, title_end) if in_title else _sentence_bounds(span, title_end),
                         start_char=span.start_char,
@@ -318,9 +331,18 @@ class TopicScorer:
                         in_title=in_title,
                         needs_context=needs_context,
                         context=context,
+                        term_weight=weight,
                     )
                 )
         return hits
+
+    def _weight_in_context(self, weight: float, direct: bool) -> float:
+        """A weak term with a context term in its own sentence (or the title) weighs `weak_weight`: the
+        conflict words beside it say which of its meanings is meant."""
+        raised = self.taxonomy.context.weak_weight
+        if direct and raised is not None and weight < SENTENCE_WEIGHT_CAP:
+            return max(weight, raised)
+        return weight
 
 
 # --- context ---------------------------------------------------------------------------------------------
@@ -359,21 +381,22 @@ class _Frame:
         body_units = sum(1 for unit in context_units if unit != TITLE_UNIT)
         return cls(unit_starts, context_units, body_units / max(len(unit_starts), 1), rule)
 
-    def context_of(self, start_char: int, in_title: bool) -> str | None:
-        """Why a hit at `start_char` has context, in words; None when it has none."""
+    def context_of(self, start_char: int, in_title: bool) -> tuple[str | None, bool]:
+        """Why a hit at `start_char` has context, in words (None when it has none), and whether the
+        context is direct: a context term in the hit's own sentence, or in the title for a title hit."""
         if TITLE_UNIT in self.context_units:
-            return f"{self.context_units[TITLE_UNIT]!r} in the title"
+            return f"{self.context_units[TITLE_UNIT]!r} in the title", in_title
         if not in_title:
             unit = bisect_right(self.unit_starts, start_char) - 1
             for distance in range(self.rule.window + 1):
                 for near in {unit - distance, unit + distance}:
                     if near >= 0 and near in self.context_units:
                         where = "the same sentence" if distance == 0 else f"a sentence {distance} away"
-                        return f"{self.context_units[near]!r} in {where}"
+                        return f"{self.context_units[near]!r} in {where}", distance == 0
         if self.share >= self.rule.min_share:
             share, least = f"{self.share:.0%}", f"{self.rule.min_share:.0%}"
-            return f"context terms in {share} of the body's sentences (at least {least})"
-        return None
+            return f"context terms in {share} of the body's sentences (at least {least})", False
+        return None, False
 
 
 def _unit_starts(doc: Doc, body_start: int) -> list[int]:
@@ -438,7 +461,10 @@ class _Verdict:
         if self.score < self.rule.threshold:
             return "under the threshold"
         if not self.corroborated:
-            return "not corroborated: no strong term, nor two different weak terms in one sentence"
+            return (
+                "not corroborated: no strong term, nor two different weak terms in one sentence, "
+                "nor a weak term with context in its sentence"
+            )
         return ""
 
 
@@ -465,7 +491,7 @@ def _corroborated(hits: Sequence[_Hit]) -> bool:
     """A strong term, or two different weak terms in one sentence. Without this, a weak word repeated
     through a long text about something else ("water" in a recipe, "talks" in a football story) adds up
     to a topic the text is not about."""
-    if any(hit.weight >= SENTENCE_WEIGHT_CAP for hit in hits):
+    if any(hit.weight >= SENTENCE_WEIGHT_CAP or hit.raised for hit in hits):
         return True
     terms_by_sentence: dict[tuple[int, int], set[str]] = {}
     for hit in hits:
@@ -533,7 +559,10 @@ def _explanation_lines(verdict: _Verdict, text: str) -> tuple[str, ...]:
 
 
 def _hit_line(hit: _Hit, text: str) -> str:
-    kind = "strong" if hit.weight >= SENTENCE_WEIGHT_CAP else "weak"
+    kind = "strong" if hit.term_weight >= SENTENCE_WEIGHT_CAP else "weak"
+    weight = _number(hit.term_weight)
+    if hit.raised:
+        weight += f" raised to {_number(hit.weight)} by context in its sentence"
     where = "title" if hit.in_title else "body"
     place = f"title weight {_number(hit.place)}" if hit.in_title else f"body dilution {_number(hit.place)}"
     if not hit.needs_context:
@@ -543,7 +572,7 @@ def _hit_line(hit: _Hit, text: str) -> str:
     else:
         context = f"context {_number(CONTEXT_FACTOR)}: {hit.context}"
     return (
-        f"{hit.term!r} ({kind} {_number(hit.weight)}) in the {where} at {hit.start_char}: "
+        f"{hit.term!r} ({kind} {weight}) in the {where} at {hit.start_char}: "
         f"{_evidence(text, hit)!r}; {place}; {context}"
     )
 

@@ -469,7 +469,9 @@ def test_explanation_says_why_a_topic_that_hit_was_not_assigned(tagger):
     assert (talks.score, talks.passed) == (0, False)
     assert "no armed-conflict context near it" in talks.lines[0]
     assert talks.lines[-1].endswith("not assigned: no hit has the armed-conflict context this topic needs")
-    weak = {e.topic: e for e in tagger.explain("Gaza war: leaders meet", "")}["negotiations"]
+    body = FILLER * 60 + "In the war, officials talked."
+    weak = {e.topic: e for e in tagger.explain(None, body)}["negotiations"]
+    assert "'talked' (weak 0.3 raised to 0.6 by context in its sentence)" in weak.lines[0]
     assert weak.lines[-1].endswith("not assigned: under the threshold")
 
 
