@@ -91,7 +91,7 @@ class ConflictContext:
     not_terms: tuple[str, ...] = ()
     window: int = 1
     min_share: float = 0.2
-    weak_weight: float | None = None  # a weak term's weight with a context term in its own sentence
+    weak_weight: float | None = None  # a weak title term's weight with a context term beside it
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +121,8 @@ class _Hit:
 
     @property
     def raised(self) -> bool:
-        """A weak term that a context term in its own sentence made unambiguous ("frees" next to
-        "Hamas"): it stands on its own, as two weak terms in one sentence do."""
+        """A weak title term that a context term beside it made unambiguous ("frees" next to "Hamas"):
+        it stands on its own, as two weak terms in one sentence do."""
         return self.weight > self.term_weight
 
     @property
@@ -317,7 +317,9 @@ class TopicScorer:
                     continue
                 in_title = span.start_char < title_end
                 context, direct = (
-                    frame.context_of(span.start_char, in_title) if needs_context else (None, False)
+                    frame.context_of(span.start_char, span.end_char, in_title)
+                    if needs_context
+                    else (None, False)
                 )
                 hits.append(
                     _Hit(
@@ -337,8 +339,10 @@ class TopicScorer:
         return hits
 
     def _weight_in_context(self, weight: float, direct: bool) -> float:
-        """A weak term with a context term in its own sentence (or the title) weighs `weak_weight`: the
-        conflict words beside it say which of its meanings is meant."""
+        """A weak title term with a context term beside it in the title weighs `weak_weight`: the conflict
+        words beside it say which of its meanings is meant. Only in the title, where a few words must say
+        what the story is; a body has room for the strong terms, and raised weak words repeated through
+        it would add up to topics it only touches ("forces", "fuel" in a story about a crackdown)."""
         raised = self.taxonomy.context.weak_weight
         if direct and raised is not None and weight < SENTENCE_WEIGHT_CAP:
             return max(weight, raised)
@@ -357,6 +361,7 @@ class _Frame:
 
     unit_starts: list[int]
     context_units: dict[int, str]  # unit -> the first context term in it, as written
+    title_context: tuple[tuple[int, int], ...]  # character bounds of the title's context terms
     share: float
     rule: ConflictContext
 
@@ -371,28 +376,33 @@ class _Frame:
     ) -> _Frame:
         unit_starts = _unit_starts(doc, title_end)
         context_units: dict[int, str] = {}
+        title_context = []
         for span in filter_spans(spans):
             if term_of_key[span.label].weight == 0:  # a context `not` phrase: "trade war"
                 continue
-            unit = (
-                TITLE_UNIT if span.start_char < title_end else bisect_right(unit_starts, span.start_char) - 1
-            )
+            if span.start_char < title_end:
+                unit = TITLE_UNIT
+                title_context.append((span.start_char, span.end_char))
+            else:
+                unit = bisect_right(unit_starts, span.start_char) - 1
             context_units.setdefault(unit, span.text)
         body_units = sum(1 for unit in context_units if unit != TITLE_UNIT)
-        return cls(unit_starts, context_units, body_units / max(len(unit_starts), 1), rule)
+        share = body_units / max(len(unit_starts), 1)
+        return cls(unit_starts, context_units, tuple(title_context), share, rule)
 
-    def context_of(self, start_char: int, in_title: bool) -> tuple[str | None, bool]:
-        """Why a hit at `start_char` has context, in words (None when it has none), and whether the
-        context is direct: a context term in the hit's own sentence, or in the title for a title hit."""
+    def context_of(self, start_char: int, end_char: int, in_title: bool) -> tuple[str | None, bool]:
+        """Why a hit at `start_char` has context, in words (None when it has none), and whether it is
+        a title hit with a context term of its own beside it in the title (which raises a weak term)."""
         if TITLE_UNIT in self.context_units:
-            return f"{self.context_units[TITLE_UNIT]!r} in the title", in_title
+            beside = any(end <= start_char or start >= end_char for start, end in self.title_context)
+            return f"{self.context_units[TITLE_UNIT]!r} in the title", in_title and beside
         if not in_title:
             unit = bisect_right(self.unit_starts, start_char) - 1
             for distance in range(self.rule.window + 1):
                 for near in {unit - distance, unit + distance}:
                     if near >= 0 and near in self.context_units:
                         where = "the same sentence" if distance == 0 else f"a sentence {distance} away"
-                        return f"{self.context_units[near]!r} in {where}", distance == 0
+                        return f"{self.context_units[near]!r} in {where}", False
         if self.share >= self.rule.min_share:
             share, least = f"{self.share:.0%}", f"{self.rule.min_share:.0%}"
             return f"context terms in {share} of the body's sentences (at least {least})", False
@@ -463,7 +473,7 @@ class _Verdict:
         if not self.corroborated:
             return (
                 "not corroborated: no strong term, nor two different weak terms in one sentence, "
-                "nor a weak term with context in its sentence"
+                "nor a weak title term with context beside it"
             )
         return ""
 
@@ -562,7 +572,7 @@ def _hit_line(hit: _Hit, text: str) -> str:
     kind = "strong" if hit.term_weight >= SENTENCE_WEIGHT_CAP else "weak"
     weight = _number(hit.term_weight)
     if hit.raised:
-        weight += f" raised to {_number(hit.weight)} by context in its sentence"
+        weight += f" raised to {_number(hit.weight)} by context beside it in the title"
     where = "title" if hit.in_title else "body"
     place = f"title weight {_number(hit.place)}" if hit.in_title else f"body dilution {_number(hit.place)}"
     if not hit.needs_context:

@@ -469,10 +469,11 @@ def test_explanation_says_why_a_topic_that_hit_was_not_assigned(tagger):
     assert (talks.score, talks.passed) == (0, False)
     assert "no armed-conflict context near it" in talks.lines[0]
     assert talks.lines[-1].endswith("not assigned: no hit has the armed-conflict context this topic needs")
-    body = FILLER * 60 + "In the war, officials talked."
+    body = FILLER * 160 + "Talks on the war went on."
     weak = {e.topic: e for e in tagger.explain(None, body)}["negotiations"]
-    assert "'talked' (weak 0.3 raised to 0.6 by context in its sentence)" in weak.lines[0]
     assert weak.lines[-1].endswith("not assigned: under the threshold")
+    raised = {e.topic: e for e in tagger.explain("Hamas frees two", "")}["hostages"]
+    assert "'frees' (weak 0.3 raised to 0.6 by context beside it in the title)" in raised.lines[0]
 
 
 def test_explanations_list_assigned_topics_first(tagger):
