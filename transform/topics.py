@@ -326,7 +326,7 @@ class TopicScorer:
                         topic=topic,
                         weight=self._weight_in_context(weight, direct),
                         place=TITLE_WEIGHT if in_title else body_factor,
-                        sentence=(0, title_end) if in_title else _sentence_bounds(span, title_end),
+                        sentence=(0, title_end) if in_title else frame.sentence_of(span.start_char),
                         start_char=span.start_char,
                         end_char=span.end_char,
                         term=span.text.lower(),
@@ -360,6 +360,7 @@ class _Frame:
     lookup of its unit's neighbours, never a new scan of the text."""
 
     unit_starts: list[int]
+    text_end: int
     context_units: dict[int, str]  # unit -> the first context term in it, as written
     title_context: tuple[tuple[int, int], ...]  # character bounds of the title's context terms
     share: float
@@ -388,7 +389,15 @@ class _Frame:
             context_units.setdefault(unit, span.text)
         body_units = sum(1 for unit in context_units if unit != TITLE_UNIT)
         share = body_units / max(len(unit_starts), 1)
-        return cls(unit_starts, context_units, tuple(title_context), share, rule)
+        return cls(unit_starts, len(doc.text), context_units, tuple(title_context), share, rule)
+
+    def sentence_of(self, start_char: int) -> tuple[int, int]:
+        """Character bounds of the body unit (sentence, never across a line break) holding `start_char`:
+        the evidence and the unit a hit's weight is capped in. Looked up, not recomputed per hit (asking
+        spaCy for a span's sentence scans the Doc each time)."""
+        unit = bisect_right(self.unit_starts, start_char) - 1
+        end = self.unit_starts[unit + 1] if unit + 1 < len(self.unit_starts) else self.text_end
+        return self.unit_starts[unit], end
 
     def context_of(self, start_char: int, end_char: int, in_title: bool) -> tuple[str | None, bool]:
         """Why a hit at `start_char` has context, in words (None when it has none), and whether it is
@@ -597,20 +606,6 @@ def _number(value: float) -> str:
 def _evidence(text: str, hit: _Hit) -> str:
     """The sentence of the hit (the title for a title hit), trimmed around the hit to EVIDENCE_MAX_CHARS."""
     return _trim(text, *hit.sentence, hit.start_char, hit.end_char)
-
-
-def _sentence_bounds(span: Span, body_start: int) -> tuple[int, int]:
-    """The span's sentence, never reaching into the title nor across a line break (a paragraph end)."""
-    doc, text = span.doc, span.doc.text
-    if doc.has_annotation("SENT_START"):
-        start, end = max(span.sent.start_char, body_start), span.sent.end_char
-    else:  # no sentence boundaries in the pipeline: cut at the nearest sentence end on either side
-        before = [m.end() for m in _SENTENCE_END_RE.finditer(text, body_start, span.start_char)]
-        after = _SENTENCE_END_RE.search(text, span.end_char)
-        start, end = (before[-1] if before else body_start), (after.start() + 1 if after else len(text))
-    start = max(start, text.rfind("\n", start, span.start_char) + 1)
-    line_end = text.find("\n", span.end_char, end)
-    return start, line_end if line_end >= 0 else end
 
 
 def _trim(text: str, start: int, end: int, hit_start: int, hit_end: int) -> str:
