@@ -11,8 +11,8 @@ What is tagged is one string, `title + "\\n\\n" + text` (the title alone when th
 `max_chars`: entity offsets (`EntityCount.first_offset`) index that string, so a mention in the title has
 an offset below len(title) + 2.
 
-Errors: PipelineMissing for a pipeline that is not installed, TaxonomyError (one line per problem, naming
-the topic and key) for a taxonomy file that does not validate; both are ConfigErrors. Tagging itself does
+Errors: PipelineMissing for a pipeline that is not installed, TaxonomyError or AliasesError (one line per
+problem, naming the entry and key) for a taxonomy or aliases file that does not validate; all ConfigErrors. Tagging itself does
 not raise on any text (long texts are cut, never passed on to raise E088).
 """
 
@@ -44,7 +44,7 @@ UNUSED_COMPONENTS = ("tagger", "parser", "attribute_ruler", "lemmatizer")
 TITLE_SEPARATOR = "\n\n"
 # The version of this code's tagging rules (entity resolution, topic scoring): bump it when a change
 # would tag the same text differently, so that tags before and after stay apart.
-TAGGING_RULES = "2"
+TAGGING_RULES = "3"
 PIPE_BATCH_SIZE = 16  # texts per nlp.pipe batch: up to 16 x 100k characters in memory at once
 
 _SPACE_RE = re.compile(r"\s+")
