@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from newsetl.flows.cli import main
 from newsetl.load.db import make_engine
+from newsetl.transform.urls import url_key
 
 SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
 
@@ -200,3 +201,44 @@ def test_status_shows_runs_and_flags_a_broken_feed(tmp_path, capsys) -> None:
     assert main(["status", "--db", url]) == 0
     out = capsys.readouterr().out
     assert "completed" in out and "! https://dead.example/rss" in out
+
+
+def _database_with_one_article(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'news.db'}"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    with make_engine(url).begin() as db:
+        db.execute(
+            text(
+                "INSERT INTO articles (url_key, url, title, text, outcome, authors, attempts) VALUES "
+                "(:key, 'https://news.example/truce', 'Truce talks resume in Cairo', :body, 'ok', '[]', 1)"
+            ),
+            {
+                "key": url_key("https://news.example/truce"),
+                "body": "Mediators from Qatar and Egypt met Hamas in Cairo to discuss a ceasefire in Gaza "
+                "and the release of hostages.",
+            },
+        )
+    return url
+
+
+def test_topics_explain_shows_the_terms_and_the_arithmetic_by_id_or_url(tmp_path, capsys) -> None:
+    url = _database_with_one_article(tmp_path)
+    capsys.readouterr()
+    for reference in ("1", "https://news.example/truce?utm_source=rss"):
+        assert main(["topics", "explain", reference, "--db", url]) == 0
+        out = capsys.readouterr().out
+        assert "ceasefire: score" in out and "-> assigned" in out, out
+        assert "evidence =" in out and "score = 1 " in out  # the arithmetic, term by term
+        assert "stored: no topic rows for this article" in out
+
+    assert main(["topics", "explain", "99", "--db", url]) == 2
+    assert "no article with text for '99'" in _one_error_line(capsys)
+
+
+def test_taggers_list_and_prune_refuse_to_delete_everything(tmp_path, capsys) -> None:
+    url = _database_with_one_article(tmp_path)
+    capsys.readouterr()
+    assert main(["taggers", "list", "--db", url]) == 0
+    assert "no tags stored yet; the current tagger is" in capsys.readouterr().out
+    assert main(["taggers", "prune", "--db", url]) == 2
+    assert "pruning would delete every tag" in _one_error_line(capsys)
