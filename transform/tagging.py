@@ -12,8 +12,8 @@ What is tagged is one string, `title + "\\n\\n" + text` (the title alone when th
 an offset below len(title) + 2.
 
 Errors: PipelineMissing for a pipeline that is not installed, TaxonomyError or AliasesError (one line per
-problem, naming the entry and key) for a taxonomy or aliases file that does not validate; all ConfigErrors. Tagging itself does
-not raise on any text (long texts are cut, never passed on to raise E088).
+problem, naming the entry and key) for a taxonomy or aliases file that does not validate; all ConfigErrors.
+Tagging itself does not raise on any text (long texts are cut, never passed on to raise E088).
 """
 
 from __future__ import annotations
