@@ -13,11 +13,10 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time
 from functools import partial
-from typing import TypeVar
 
 from prefect import flow, get_run_logger, runtime
 from sqlalchemy import Engine
@@ -30,7 +29,7 @@ from newsetl.flows.settings import Settings, TaggingSetup, resolve_tagging
 from newsetl.load import store
 from newsetl.load.db import retrying
 from newsetl.load.lease import RUN_LEASE, LeaseKeeper
-from newsetl.load.locks import LockHolder, acquire_lock
+from newsetl.load.locks import LockHolder, RunWriter, acquire_lock
 from newsetl.load.migrate import prepare
 from newsetl.load.tags import (
     RetagScope,
@@ -45,7 +44,6 @@ from newsetl.transform.records import Tagging
 from newsetl.transform.tagging import make_batch_tagger
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 RETAG_LOCK = "retag"  # one retag at a time; ingest runs go on beside it (their tags key on the version too)
 RETAG_STAGE = "articles retagged"
@@ -127,19 +125,22 @@ def run_retag(
     budget = settings.db_retry_seconds
     run_id, holder = retrying(lambda: _register(engine, request, tagging), budget, "starting the retag")
     summary = RetagSummary(run_id=run_id, tagger=tagging.version)
+    # Every write of the retag is fenced by its lock, as an ingest run's are: a retag that lost its lease
+    # to another stops before writing more. How it ended is written unfenced, after the lock is gone.
+    writer = RunWriter(engine, run_id, RETAG_LOCK, budget)
     if holder is not None:
         summary.skipped_reason = f"retag {holder.run_id} is running until {holder.expires_at:%H:%M:%S} UTC"
         get_run_logger().warning("not started: %s", summary.skipped_reason)
-        _finish(engine, budget, summary, "skipped", summary.skipped_reason)
+        _finish(writer, summary, "skipped", summary.skipped_reason)
         return summary
     scope = RetagScope(tagging.version, request.since, request.topic)
     with LeaseKeeper(engine, RETAG_LOCK, run_id) as keeper:
         try:
-            _retag_all(engine, settings, tagging, scope, request.batch_size, summary, keeper)
+            _retag_all(writer, settings, tagging, scope, request.batch_size, summary, keeper)
         except BaseException as error:
-            _finish(engine, budget, summary, "failed", f"{type(error).__name__}: {error}")
+            _finish(writer, summary, "failed", f"{type(error).__name__}: {error}")
             raise
-    _finish(engine, budget, summary, "completed")
+    _finish(writer, summary, "completed")
     get_run_logger().info("retag %d: %s", run_id, summary.as_dict())
     return summary
 
@@ -156,7 +157,7 @@ def _register(engine: Engine, request: RetagRequest, tagging: TaggingSetup) -> t
 
 
 def _retag_all(
-    engine: Engine,
+    writer: RunWriter,
     settings: Settings,
     tagging: TaggingSetup,
     scope: RetagScope,
@@ -164,85 +165,52 @@ def _retag_all(
     summary: RetagSummary,
     keeper: LeaseKeeper,
 ) -> None:
-    budget = settings.db_retry_seconds
-    summary.articles_in_scope = _read(engine, budget, lambda s: count_to_retag(s, scope))
+    summary.articles_in_scope = writer.read(lambda s: count_to_retag(s, scope), "counting articles to retag")
     progress.start(RETAG_STAGE, summary.articles_in_scope)
     if not summary.articles_in_scope:
         return
     workers = min(settings.workers, -(-summary.articles_in_scope // WORKER_BATCH))
     deadline = settings.extract_deadline * WORKER_BATCH
     with KillablePool(make_batch_tagger, tagging.tagger_args(TAGGER_MAX_CHARS), workers, deadline) as pool:
-        for batch in _batches(engine, budget, scope, batch_size):
+        for batch in _batches(writer, scope, batch_size):
             keeper.ensure_held()
-            tagged = _tag_batch(pool, batch)
+            tagged = _tag_texts(pool, batch, WORKER_BATCH)
             summary.articles_failed += len(batch) - len(tagged)
-            _store_batch(engine, budget, tagged, tagging.taxonomy.version, summary)
+            storing = partial(store_taggings, tagged=tagged, taxonomy_version=tagging.taxonomy.version)
+            counts = writer.write(storing, "storing retagged articles")
+            summary.articles_tagged += counts.articles
+            summary.entities_tagged += counts.entities
+            summary.topics_tagged += counts.topics
             progress.advance(RETAG_STAGE, len(batch))
 
 
-def _batches(engine: Engine, budget: float, scope: RetagScope, size: int) -> Iterator[list[StoredText]]:
+def _batches(writer: RunWriter, scope: RetagScope, size: int) -> Iterator[list[StoredText]]:
     after = 0
-    while batch := _read(engine, budget, partial(_next_texts, scope=scope, after=after, size=size)):
+    while batch := writer.read(
+        partial(texts_to_retag, scope=scope, after_id=after, limit=size), "reading articles to retag"
+    ):
         yield batch
         after = batch[-1].article_id
 
 
-def _next_texts(session: Session, scope: RetagScope, after: int, size: int) -> list[StoredText]:
-    return texts_to_retag(session, scope, after, size)
-
-
-def _tag_batch(pool: KillablePool, batch: Sequence[StoredText]) -> list[tuple[int, Tagging]]:
-    """(article id, Tagging) for each text the tagger finished; a worker job that overran its deadline is
-    retried one text at a time, so one pathological text costs only itself."""
-    jobs = [list(batch[start : start + WORKER_BATCH]) for start in range(0, len(batch), WORKER_BATCH)]
-    results = pool.map([[(t.title, t.text) for t in job] for job in jobs])
+def _tag_texts(pool: KillablePool, texts: Sequence[StoredText], per_job: int) -> list[tuple[int, Tagging]]:
+    """(article id, Tagging) for each text the tagger finished, `per_job` texts per worker job; a job that
+    overran its deadline is tried again one text at a time, so one pathological text costs only itself."""
+    jobs = [list(texts[start : start + per_job]) for start in range(0, len(texts), per_job)]
     tagged: list[tuple[int, Tagging]] = []
-    for job, result in zip(jobs, results, strict=True):
+    for job, result in zip(jobs, pool.map([[(t.title, t.text) for t in job] for job in jobs]), strict=True):
         if not isinstance(result, Overrun):
             tagged.extend((text.article_id, tagging) for text, tagging in zip(job, result, strict=True))
         elif len(job) > 1:
-            tagged.extend(_tag_batch_singly(pool, job))
+            tagged.extend(_tag_texts(pool, job, 1))
         else:
             logger.warning("article %d not retagged: the tagger overran its deadline", job[0].article_id)
     return tagged
 
 
-def _tag_batch_singly(pool: KillablePool, job: Sequence[StoredText]) -> list[tuple[int, Tagging]]:
-    tagged: list[tuple[int, Tagging]] = []
-    for text, result in zip(job, pool.map([[(t.title, t.text)] for t in job]), strict=True):
-        if isinstance(result, Overrun):
-            logger.warning("article %d not retagged: the tagger overran its deadline", text.article_id)
-        else:
-            tagged.append((text.article_id, result[0]))
-    return tagged
-
-
-def _store_batch(
-    engine: Engine, budget: float, tagged: Sequence[tuple[int, Tagging]], version: str, summary: RetagSummary
-) -> None:
-    def write() -> None:
-        with Session(engine) as session, session.begin():
-            counts = store_taggings(session, tagged, version)
-        summary.articles_tagged += counts.articles
-        summary.entities_tagged += counts.entities
-        summary.topics_tagged += counts.topics
-
-    retrying(write, budget, "storing retagged articles")
-
-
-def _read(engine: Engine, budget: float, query: Callable[[Session], T]) -> T:
-    def read() -> T:
-        with Session(engine) as session:
-            return query(session)
-
-    return retrying(read, budget, "reading articles to retag")
-
-
-def _finish(
-    engine: Engine, budget: float, summary: RetagSummary, status: str, error: str | None = None
-) -> None:
-    def write() -> None:
-        with Session(engine) as session, session.begin():
-            store.finish_run(session, summary.run_id, status, summary.as_dict(), error)
-
-    retrying(write, budget, "recording how the retag ended")
+def _finish(writer: RunWriter, summary: RetagSummary, status: str, error: str | None = None) -> None:
+    counts = summary.as_dict()
+    writer.unfenced().write(
+        lambda session: store.finish_run(session, summary.run_id, status, counts, error),
+        "recording how the retag ended",
+    )
