@@ -6,10 +6,15 @@ wrong and what would be right. Never pydantic's own report: it names our classes
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails
+
+from newsetl.transform.errors import ConfigError
 
 
 class ConfigModel(BaseModel):
@@ -91,3 +96,30 @@ _PROBLEMS = {
     "model_type": "is not a mapping of keys to values",
     "path_type": "is not a file path",
 }
+
+
+def read_bundled_or_given(
+    package: str, filename: str, path: Path | None, error: type[ConfigError]
+) -> tuple[Any, str]:
+    """The parsed YAML of `path`, or of `filename` shipped in `package` when `path` is None, and the name
+    to call it by in messages; `error` (one line) when it cannot be read or is not YAML."""
+    name = f"the bundled {filename}" if path is None else f"{filename.split('.')[0]} file {path}"
+    try:
+        if path is None:
+            source = resources.files(package).joinpath(filename).read_text(encoding="utf-8")
+        else:
+            source = path.read_text(encoding="utf-8")
+        return yaml.safe_load(source), name
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as problem:
+        raise error(f"cannot read {name}: {problem}") from problem
+
+
+def entry_place(name: str, data: Any, loc: tuple[int | str, ...], list_key: str, noun: str) -> str:
+    """`taxonomy file t.yaml topic 3 'ceasefire' (strong, item 2)`: where a problem in the list `list_key`
+    of a configuration file is, counted from 1 as a person counts, with the entry's name when it has one."""
+    if len(loc) < 2 or loc[0] != list_key or not isinstance(loc[1], int):
+        return name + field_suffix(loc)
+    entry = data[list_key][loc[1]]
+    named = isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip()
+    label = f" {entry['name']!r}" if named else ""
+    return f"{name} {noun} {loc[1] + 1}{label}{field_suffix(loc[2:])}"

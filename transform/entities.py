@@ -21,15 +21,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from spacy.tokens import Span
 
-from newsetl.transform.configfile import ConfigModel, field_suffix, problem_lines
+from newsetl.transform.configfile import ConfigModel, entry_place, problem_lines, read_bundled_or_given
 from newsetl.transform.errors import AliasesError
 from newsetl.transform.records import AliasEntry, EntityCount
 
@@ -195,15 +193,7 @@ class Aliases:
 
 def load_aliases(path: Path | None = None) -> Aliases:
     """Read and validate an aliases file; by default the one shipped in this package."""
-    name = "the bundled aliases file" if path is None else f"aliases file {path}"
-    try:
-        if path is None:
-            source = resources.files(__package__).joinpath("aliases.yaml").read_text(encoding="utf-8")
-        else:
-            source = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(source)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise AliasesError(f"cannot read {name}: {error}") from error
+    data, name = read_bundled_or_given(__package__, "aliases.yaml", path, AliasesError)
     return parse_aliases(data, name)
 
 
@@ -251,13 +241,7 @@ _ONE_OWNER = "a name or alias may belong to one entry only"
 
 
 def _entry_place(name: str, data: Any, loc: tuple[int | str, ...]) -> str:
-    """`aliases file a.yaml entry 3 'United Kingdom' (aliases, item 2)`: where a problem is, as one counts."""
-    if len(loc) < 2 or loc[0] != "entries" or not isinstance(loc[1], int):
-        return name + field_suffix(loc)
-    entry = data["entries"][loc[1]]
-    named = isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"].strip()
-    label = f" {entry['name']!r}" if named else ""
-    return f"{name} entry {loc[1] + 1}{label}{field_suffix(loc[2:])}"
+    return entry_place(name, data, loc, "entries", "entry")
 
 
 def _name(raw: str) -> str:

@@ -31,18 +31,16 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from newsetl.transform.configfile import ConfigModel, field_suffix, problem_lines
+from newsetl.transform.configfile import ConfigModel, entry_place, problem_lines, read_bundled_or_given
 from newsetl.transform.errors import TaxonomyError
 from newsetl.transform.records import TopicHit
 
@@ -135,15 +133,7 @@ class _Hit:
 
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy file; by default the one shipped in this package."""
-    name = "the bundled taxonomy" if path is None else f"taxonomy file {path}"
-    try:
-        if path is None:
-            source = resources.files(__package__).joinpath("taxonomy.yaml").read_text(encoding="utf-8")
-        else:
-            source = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(source)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TaxonomyError(f"cannot read {name}: {error}") from error
+    data, name = read_bundled_or_given(__package__, "taxonomy.yaml", path, TaxonomyError)
     return parse_taxonomy(data, name)
 
 
@@ -178,12 +168,7 @@ def _rule(topic: _TopicEntry, document: _TaxonomyFile) -> TopicRule:
 
 
 def _taxonomy_place(name: str, data: Any, loc: tuple[int | str, ...]) -> str:
-    """`taxonomy file t.yaml topic 3 'ceasefire' (strong, item 2)`: where a problem is, as a person counts."""
-    if len(loc) < 2 or loc[0] != "topics" or not isinstance(loc[1], int):
-        return name + field_suffix(loc)
-    topic = data["topics"][loc[1]]
-    label = f" {topic['name']!r}" if isinstance(topic, dict) and isinstance(topic.get("name"), str) else ""
-    return f"{name} topic {loc[1] + 1}{label}{field_suffix(loc[2:])}"
+    return entry_place(name, data, loc, "topics", "topic")
 
 
 def _phrase(raw: str) -> str:
