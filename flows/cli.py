@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -253,27 +253,46 @@ def command_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     from newsetl.flows.ingest import ingest  # Prefect is imported only for commands that run a flow
 
+    def run() -> dict[str, Any]:
+        return ingest(
+            feed_urls=args.urls or None,
+            feeds_file=feeds_file,
+            limit=args.limit,
+            due_only=args.due,
+            shard=args.shard,
+        )
+
+    def failed(error: Exception) -> None:
+        if isinstance(error, DatabaseUnavailable | DatabaseFull) and not args.urls:
+            # The run could not release its lock either: say why the next run may be refused for a while.
+            print(LOCK_MAY_BE_HELD, file=sys.stderr)
+
+    return _run_flow_command(args, settings, run, "run", format_summary, failed)
+
+
+def _run_flow_command(
+    args: argparse.Namespace,
+    settings: Settings,
+    run: Callable[[], dict[str, Any]],
+    what: str,
+    summarise: Callable[[dict[str, Any], float], str],
+    failed: Callable[[Exception], None] = lambda _error: None,
+) -> int:
+    """A flow run in this process as every flow command shows one: bars at a terminal, the log lines the
+    user chose, then the summary (or --json); exit 1 when the flow failed or was skipped for another run."""
     log_handlers = _log_file(args.log_file)
     began = time.monotonic()
     try:
         with _settings_in_environment(settings), _run_output(args, log_handlers):
-            summary = ingest(
-                feed_urls=args.urls or None,
-                feeds_file=feeds_file,
-                limit=args.limit,
-                due_only=args.due,
-                shard=args.shard,
-            )
+            summary = run()
     except Exception as error:
-        print(f"newsetl: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
-        if isinstance(error, DatabaseUnavailable | DatabaseFull) and not args.urls:
-            # The run could not release its lock either: say why the next run may be refused for a while.
-            print(LOCK_MAY_BE_HELD, file=sys.stderr)
+        print(f"newsetl: the {what} failed: {type(error).__name__}: {error}", file=sys.stderr)
+        failed(error)
         return EXIT_RUN_FAILED
     finally:
         _quiet_at_exit(args)
     seconds = time.monotonic() - began
-    print(format_json(summary, seconds) if args.json else format_summary(summary, seconds))
+    print(format_json(summary, seconds) if args.json else summarise(summary, seconds))
     return EXIT_RUN_FAILED if summary["skipped_reason"] else 0
 
 
@@ -379,19 +398,10 @@ def command_retag(args: argparse.Namespace) -> int:
     _prefect_defaults()
     from newsetl.flows.retag import retag
 
-    log_handlers = _log_file(args.log_file)
-    began = time.monotonic()
-    try:
-        with _settings_in_environment(settings), _run_output(args, log_handlers):
-            summary = retag(since=args.since, topic=args.topic, batch_size=batch_size)
-    except Exception as error:
-        print(f"newsetl: the retag failed: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    finally:
-        _quiet_at_exit(args)
-    seconds = time.monotonic() - began
-    print(format_json(summary, seconds) if args.json else format_retag_summary(summary, seconds))
-    return EXIT_RUN_FAILED if summary["skipped_reason"] else 0
+    def run() -> dict[str, Any]:
+        return retag(since=args.since, topic=args.topic, batch_size=batch_size)
+
+    return _run_flow_command(args, settings, run, "retag", format_retag_summary)
 
 
 def command_taggers_list(args: argparse.Namespace) -> int:
