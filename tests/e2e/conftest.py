@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,19 @@ def _feed(path: Path, base: str, content_type: str) -> Response:
 
 
 def run_flow(database_url: str, **parameters: Any) -> dict[str, object]:
-    """The ingest flow into `database_url`, handed over as newsetl hands it: in the environment, never as a
-    flow parameter (Prefect would store it, password and all)."""
+    """The ingest flow into `database_url` (see run_in)."""
     from newsetl.flows.ingest import ingest
 
+    return run_in(database_url, ingest, **parameters)
+
+
+def run_in(database_url: str, flow: Callable[..., dict[str, object]], **parameters: Any) -> dict[str, object]:
+    """A flow run against `database_url`, handed over as newsetl hands it: in the environment, never as a
+    flow parameter (Prefect would store it, password and all)."""
     saved = os.environ.get("NEWSETL_DATABASE_URL")
     os.environ["NEWSETL_DATABASE_URL"] = database_url
     try:
-        return ingest(**parameters)
+        return flow(**parameters)
     finally:
         if saved is None:
             os.environ.pop("NEWSETL_DATABASE_URL", None)

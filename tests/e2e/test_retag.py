@@ -22,7 +22,7 @@ from newsetl.load.models import Article, ArticleEntity, ArticleTagging, ArticleT
 from newsetl.transform.tagging import build_tagger
 from newsetl.transform.topics import load_taxonomy
 from tests.databases import data_counts, fresh_database
-from tests.e2e.conftest import run_flow, write_feeds_file
+from tests.e2e.conftest import run_flow, run_in, write_feeds_file
 from tests.localserver import LocalServer
 
 MARKETS_TOPIC = {"name": "markets", "description": "Stock and bond markets.", "strong": ["stocks", "shares"]}
@@ -43,15 +43,15 @@ def changed_taxonomy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 def _retag(database_url: str, **parameters: Any) -> dict[str, object]:
     from newsetl.flows.retag import retag
 
-    saved = os.environ.get("NEWSETL_DATABASE_URL")
-    os.environ["NEWSETL_DATABASE_URL"] = database_url
-    try:
-        return retag(**parameters)
-    finally:
-        if saved is None:
-            os.environ.pop("NEWSETL_DATABASE_URL", None)
-        else:
-            os.environ["NEWSETL_DATABASE_URL"] = saved
+    return run_in(database_url, retag, **parameters)
+
+
+@pytest.fixture
+def ingested(site: LocalServer, database_url: str, tmp_path: Path) -> str:
+    """The fixture site's four articles ingested and tagged under the bundled taxonomy's version."""
+    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
+    run_flow(database_url, feeds_file=str(feeds))
+    return database_url
 
 
 def _series(database_url: str, tagger: str) -> set[tuple[str, str, bool]]:
@@ -73,14 +73,9 @@ def _taggers(database_url: str) -> dict[str, int]:
 
 
 def test_a_changed_taxonomy_is_retagged_beside_the_old_version_idempotently_and_pruned(
-    site: LocalServer,
-    database_url: str,
-    tmp_path: Path,
-    changed_taxonomy: str,
-    monkeypatch: pytest.MonkeyPatch,
+    site: LocalServer, ingested: str, changed_taxonomy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
-    run_flow(database_url, feeds_file=str(feeds))
+    database_url = ingested
     (old,) = _taggers(database_url)
     old_series = _series(database_url, old)
     requests_before = len(site.requests)
@@ -111,14 +106,9 @@ def test_a_changed_taxonomy_is_retagged_beside_the_old_version_idempotently_and_
 
 
 def test_retag_with_since_and_topic_covers_only_those_articles(
-    site: LocalServer,
-    database_url: str,
-    tmp_path: Path,
-    changed_taxonomy: str,
-    monkeypatch: pytest.MonkeyPatch,
+    ingested: str, changed_taxonomy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
-    run_flow(database_url, feeds_file=str(feeds))
+    database_url = ingested
     monkeypatch.setenv("NEWSETL_TAXONOMY_FILE", changed_taxonomy)
 
     hostages_only = _retag(database_url, topic="hostages")
