@@ -11,7 +11,7 @@ from newsetl.load.tags import find_stored_text, prune_taggers, stored_topics, ta
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.tagging import build_tagger
 from newsetl.transform.topics import TopicExplanation
-from newsetl.transform.urls import url_key
+from newsetl.transform.urls import resolve_link, url_key
 
 
 class NoSuchArticle(ConfigError):
@@ -40,9 +40,10 @@ def explain_article(engine: Engine, tagging: TaggingSetup, reference: str) -> st
 def _article_key(reference: str) -> tuple[int | None, str | None]:
     if reference.isdigit():
         return int(reference), None
-    if "://" not in reference:
-        raise NoSuchArticle(f"{reference!r} is neither an article id nor a URL")
-    return None, url_key(reference)
+    url = reference.strip()
+    if resolve_link(url, url) != url:  # the check feeds get: an http(s) URL a key can be made for
+        raise NoSuchArticle(f"{reference!r} is neither an article id nor a usable http(s) URL")
+    return None, url_key(url)
 
 
 def _explanation_lines(explanations: tuple[TopicExplanation, ...]) -> list[str]:

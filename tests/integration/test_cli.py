@@ -235,6 +235,8 @@ def test_topics_explain_shows_the_terms_and_the_arithmetic_by_id_or_url(tmp_path
 
     assert main(["topics", "explain", "99", "--db", url]) == 2
     assert "no article with text for '99'" in _one_error_line(capsys)
+    assert main(["topics", "explain", "http://[::1", "--db", url]) == 2  # urlsplit raises on it
+    assert "is neither an article id nor a usable http(s) URL" in _one_error_line(capsys)
 
 
 def test_taggers_list_and_prune_refuse_to_delete_everything(tmp_path, capsys) -> None:
