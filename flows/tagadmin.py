@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.flows.settings import TaggingSetup
 from newsetl.load.db import read_only
-from newsetl.load.tags import find_stored_text, prune_taggers, stored_topics, tagger_versions
+from newsetl.load.tags import find_stored_text, has_tagged, prune_taggers, stored_topics, tagger_versions
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.tagging import build_tagger
 from newsetl.transform.topics import TopicExplanation
@@ -88,8 +88,7 @@ def list_taggers(engine: Engine, current: str) -> str:
 
 def prune(engine: Engine, keep: str) -> str:
     with Session(engine) as session, session.begin():
-        known = {row.tagger for row in tagger_versions(session)}
-        if keep not in known:
+        if not has_tagged(session, keep):
             raise ConfigError(
                 f"no tags of version {keep!r} are stored, so pruning would delete every tag; "
                 "`newsetl retag` first, or name a stored version (`newsetl taggers list`)"

@@ -296,6 +296,12 @@ def _rows_per_tagger(session: Session, model: Any) -> dict[str, int]:
     return {tagger: count for tagger, count in session.execute(query)}
 
 
+def has_tagged(session: Session, tagger: str) -> bool:
+    """Whether `tagger` tagged any article (one index probe; tagger_versions counts every row)."""
+    query = select(ArticleTagging.article_id).where(ArticleTagging.tagger == tagger).limit(1)
+    return session.scalar(query) is not None
+
+
 def prune_taggers(session: Session, keep: str) -> dict[str, int]:
     """Delete every tag not made by `keep`; returns rows deleted per table. Entities and topics that no
     tag names any more are kept: aliases point at them, and a later version may name them again."""
