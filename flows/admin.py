@@ -1,4 +1,5 @@
-"""Commands that read or edit the registry without running a flow: `newsetl feeds ...`, `newsetl status`."""
+"""Commands that read or edit the registry without running a flow: `newsetl feeds ...`, `newsetl sources
+...`, `newsetl status`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.flows.feedlist import feed_spec, feeds_from_urls
 from newsetl.flows.status import render_status
+from newsetl.load import outlets as outlets_table
 from newsetl.load import registry
 from newsetl.load.db import read_only
 from newsetl.load.queries import feed_health, recent_runs
@@ -46,6 +48,20 @@ def list_feeds(engine: Engine) -> str:
             f"{feed.status:<9} {feed.origin:<6} {feed.failure_score:>5.2f}  {due:<16}  {name}{feed.url}"
         )
     return "\n".join(lines)
+
+
+def list_outlets(engine: Engine) -> str:
+    with Session(read_only(engine)) as session:
+        outlets = outlets_table.list_outlets(session)
+    lines = [f"{'articles':>8} {'feeds':>5}  {'domain':<30}  name"]
+    lines += [f"{o.articles:>8} {o.feeds:>5}  {o.domain or '-':<30}  {o.name}" for o in outlets]
+    return "\n".join(lines)
+
+
+def rename_outlet(engine: Engine, old: str, new: str) -> str:
+    with Session(engine) as session, session.begin():
+        outlets_table.rename_outlet(session, old, new)
+    return f"renamed outlet {old!r} to {new!r}: its articles, feeds and domain are unchanged"
 
 
 def status_report(engine: Engine, runs: int, days: int) -> str:

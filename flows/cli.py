@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tag(commands)
     _add_db(commands)
     _add_feeds(commands)
+    _add_sources(commands)
     _add_status(commands)
     _add_serve(commands)
     _add_retag(commands)
@@ -172,6 +173,20 @@ def _add_feeds(commands: Any) -> None:
     listing = actions.add_parser("list", help="every feed with its status and next poll")
     handlers = {sync: command_feeds_sync, add: command_feeds_add, disable: command_feeds_disable}
     for parser, handler in {**handlers, listing: command_feeds_list}.items():
+        _db_option(parser)
+        parser.set_defaults(handler=handler)
+
+
+def _add_sources(commands: Any) -> None:
+    sources = commands.add_parser("sources", help="the outlets articles belong to")
+    actions = sources.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every outlet with its domain, feeds and articles")
+    rename = actions.add_parser(
+        "rename", help="give an outlet another name (e.g. one named after its domain)"
+    )
+    rename.add_argument("old", metavar="NAME", help="its name now (`newsetl sources list`)")
+    rename.add_argument("new", metavar="NEW_NAME")
+    for parser, handler in {listing: command_sources_list, rename: command_sources_rename}.items():
         _db_option(parser)
         parser.set_defaults(handler=handler)
 
@@ -450,6 +465,16 @@ def command_feeds_disable(args: argparse.Namespace) -> int:
 
 def command_feeds_list(args: argparse.Namespace) -> int:
     print(admin.list_feeds(_ready_database(_settings(database_url=args.db))))
+    return 0
+
+
+def command_sources_list(args: argparse.Namespace) -> int:
+    print(admin.list_outlets(_ready_database(_settings(database_url=args.db))))
+    return 0
+
+
+def command_sources_rename(args: argparse.Namespace) -> int:
+    print(admin.rename_outlet(_ready_database(_settings(database_url=args.db)), args.old, args.new))
     return 0
 
 

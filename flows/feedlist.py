@@ -12,7 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from newsetl.transform.configfile import ConfigModel, field_suffix, problem_lines
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.records import FeedSpec
-from newsetl.transform.urls import host_of, resolve_link, url_key
+from newsetl.transform.urls import outlet_domain, resolve_link, url_key
 
 MAX_SOURCE_CHARS = 200  # the width of sources.name
 
@@ -107,7 +107,7 @@ def _spec(entry: _FeedListEntry) -> FeedSpec:
 
 
 def _domain(entry: _FeedListEntry) -> str | None:
-    return host_of(entry.url).removeprefix("www.") if entry.source else None
+    return outlet_domain(entry.url) if entry.source else None
 
 
 def _dedup(specs: list[FeedSpec]) -> list[FeedSpec]:

@@ -41,6 +41,7 @@ from newsetl.extract.policy import HttpPolicy
 from newsetl.extract.records import FetchResult, Outcome
 from newsetl.flows import progress
 from newsetl.flows.cpu import KillablePool, Overrun
+from newsetl.flows.outlets import adopt_orphans
 from newsetl.flows.request import RunRequest
 from newsetl.flows.settings import Settings, TaggingSetup, resolve_tagging
 from newsetl.load import registry, store, tags
@@ -150,6 +151,7 @@ def run_ingest(
     # The failure is recorded inside the lease, while the run still holds the lock its writes are fenced by.
     with _lease(writer) as ensure_held:
         try:
+            adopt_articles_without_outlet(writer)
             with _http_client(settings) as (client, policy):
                 crawl = progress.crawl = _crawl_state(client, policy, writer)
                 polled = progress.polled = poll_all_feeds(client, feeds, policy, crawl, summary)
@@ -229,6 +231,12 @@ def _record_failure(
         _finish(writer, status, summary, f"{type(error).__name__}: {error}")
     except (SQLAlchemyError, DatabaseUnavailable, DatabaseFull) as also:
         get_run_logger().error("could not record the failure of run %d: %s", run_id, also)
+
+
+def adopt_articles_without_outlet(writer: RunWriter) -> None:
+    adopted = adopt_orphans(writer.write)
+    if adopted:
+        get_run_logger().info("%d stored articles given their outlet", adopted)
 
 
 @task(cache_policy=NO_CACHE)

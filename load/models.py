@@ -41,12 +41,16 @@ def _now() -> Any:
 
 
 class Source(Base):
-    """An outlet, e.g. "BBC News"."""
+    """An outlet, e.g. "BBC News" (named in a feeds file) or "example.com" (found from its articles).
+
+    `domain` is its registrable domain, held by one outlet at most; NULL for a named outlet whose domain
+    another outlet held first (two names given to feeds of one domain).
+    """
 
     __tablename__ = "sources"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(StoredString(200), unique=True)
-    domain: Mapped[str | None] = mapped_column(StoredString(255))
+    domain: Mapped[str | None] = mapped_column(StoredString(255), index=True, unique=True)
 
 
 class Feed(Base):
@@ -157,6 +161,9 @@ class Article(Base):
     content_hash: Mapped[str | None] = mapped_column(StoredString(64))
     outcome: Mapped[str] = mapped_column(StoredString(32), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    # The outlet: the named source of the first feed that listed it, else the outlet of its registrable
+    # domain. Set when the article is first stored; NULL only until the next run adopts it.
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
 
 
 class PageFetch(Base):

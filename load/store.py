@@ -27,10 +27,10 @@ from newsetl.load.models import (
     Host,
     PageFetch,
     Run,
-    Source,
 )
+from newsetl.load.outlets import OutletClaim, assign_outlets, feed_sources, upsert_named_sources
 from newsetl.load.records import BatchCounts
-from newsetl.load.rows import as_stored, chunks, dialect_insert
+from newsetl.load.rows import chunks, dialect_insert
 from newsetl.load.tags import store_taggings
 from newsetl.transform.records import (
     NOT_REQUESTED,
@@ -79,7 +79,8 @@ def upsert_feeds(session: Session, specs: Sequence[FeedSpec], origin: str = "adh
     """Make sure every listed feed (and its source) has a row; return their state in the given order.
 
     A new feed gets `origin`; an existing feed keeps its origin and status."""
-    source_ids = _upsert_sources(session, specs)
+    named = {s.source: s.source_domain for s in specs if s.source}
+    source_ids = upsert_named_sources(session, named) if named else {}
     rows = [
         {"url": s.url, "url_key": s.url_key, "source_id": source_ids.get(s.source or ""), "origin": origin}
         for s in sorted(specs, key=lambda spec: spec.url_key)  # row locks in key order
@@ -89,18 +90,6 @@ def upsert_feeds(session: Session, specs: Sequence[FeedSpec], origin: str = "adh
         session.execute(stmt.on_conflict_do_nothing(index_elements=["url_key"]), rows)
     by_key = {f.url_key: f for f in _feeds_by_key(session, [s.url_key for s in specs])}
     return [feed_state(by_key[s.url_key]) for s in specs]
-
-
-def _upsert_sources(session: Session, specs: Sequence[FeedSpec]) -> dict[str, int]:
-    stored = {s.source: as_stored(Source.name, s.source) for s in specs if s.source}
-    if not stored:
-        return {}
-    named = {stored[s.source]: s.source_domain for s in specs if s.source}
-    rows = [{"name": name, "domain": domain} for name, domain in sorted(named.items())]
-    session.execute(dialect_insert(session, Source).on_conflict_do_nothing(index_elements=["name"]), rows)
-    query = select(Source.name, Source.id).where(Source.name.in_(list(named)))
-    found = {name: source_id for name, source_id in session.execute(query)}
-    return {given: found[name] for given, name in stored.items()}
 
 
 def _feeds_by_key(session: Session, keys: Sequence[str]) -> list[Feed]:
@@ -282,6 +271,7 @@ def _load_pages(
     ids = {key: known.id for key, known in known_articles(session, [p.url_key for p in pages]).items()}
     _insert_page_fetches(session, run_id, pages, ids)
     _upsert_feed_items(session, [_feed_item_row(ids[p.url_key], li) for p in pages for li in p.listings])
+    assign_outlets(session, _outlet_claims(session, pages, ids))
     tagged = [p for p in pages if p.outcome == Outcome.OK and p.url_key in written]
     tags = store_taggings(
         session, [(written[p.url_key], p.tagging) for p in tagged if p.tagging], taxonomy_version
@@ -299,6 +289,16 @@ def _load_pages(
     )
 
 
+def _outlet_claims(session: Session, pages: Sequence[PageResult], ids: dict[str, int]) -> list[OutletClaim]:
+    named = feed_sources(session, [listing.feed_id for page in pages for listing in page.listings])
+    claims = []
+    for page in pages:
+        # The lowest named feed's outlet: the same whichever order the feeds were polled in.
+        named_ids = [named[listing.feed_id] for listing in page.listings if listing.feed_id in named]
+        claims.append(OutletClaim(ids[page.url_key], min(named_ids, default=None), page.outlet_domain))
+    return claims
+
+
 def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str, int]:
     """Insert new articles, update those whose earlier fetches failed; never touch an 'ok' article.
 
@@ -309,7 +309,9 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
     stmt = dialect_insert(session, Article)
     excluded = stmt.excluded
     updatable = [
-        c.name for c in Article.__table__.columns if c.name not in ("id", "url_key", "first_seen_at")
+        c.name
+        for c in Article.__table__.columns
+        if c.name not in ("id", "url_key", "first_seen_at", "source_id")  # the outlet is set once, below
     ]
     set_ = {name: getattr(excluded, name) for name in updatable}
     # A page skipped by the circuit breaker was never requested: it does not use up an attempt.

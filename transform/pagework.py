@@ -13,6 +13,7 @@ from newsetl.transform.articles import EmptyExtraction, decode_html, extract_art
 from newsetl.transform.plan import PageJob
 from newsetl.transform.records import ExtractedArticle, Outcome, PageResult, Tagging
 from newsetl.transform.tagging import Tagger, build_tagger
+from newsetl.transform.urls import outlet_domain
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ def page_result(job: PageJob, fetched: FetchResult, output: PageOutput | None, n
         final_url=fetched.final_url,
         fetched_at=now,
         detail=fetched.detail,
+        outlet_domain=outlet_domain(fetched.final_url or job.url),
     )
     if output is None:
         return base

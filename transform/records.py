@@ -136,7 +136,7 @@ class FeedSpec:
     url: str
     url_key: str
     source: str | None = None
-    source_domain: str | None = None
+    source_domain: str | None = None  # the registrable domain of a named source's feed
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +202,8 @@ class PageResult:
     tagging: Tagging | None = None
     detail: str | None = None
     encoding: str | None = None  # what the page's bytes were decoded with
+    # The registrable domain of the page (after redirects): its outlet when no feed listing it names one.
+    outlet_domain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ import hashlib
 import re
 from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
+import tldextract
+
 _WEB_SCHEMES = frozenset({"http", "https"})
 _KEY_SCHEME = "https"
 _DEFAULT_PORTS = frozenset({80, 443})
@@ -91,6 +93,27 @@ def host_of(url: str) -> str:
     except ValueError:
         return ""
     return _idna_host(hostname) if hostname else ""
+
+
+# The public suffix list as tldextract bundles it: never refreshed over the network (runs may be offline,
+# and an outlet's domain must not change with the day's download). Private suffixes count, so that each
+# blog on a shared host (name.blogspot.com, name.github.io) is an outlet of its own.
+_PUBLIC_SUFFIXES = tldextract.TLDExtract(
+    suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True
+)
+
+
+def outlet_domain(url: str) -> str | None:
+    """The registrable domain of `url` ("feeds.bbci.co.uk" -> "bbci.co.uk"): what names its outlet.
+
+    A host under no public suffix (an IP address, "localhost", an intranet name, a reserved name such as
+    "www.news.example") is its own outlet domain, less a leading "www.". None when the URL has no host.
+    """
+    host = host_of(url)
+    if not host:
+        return None
+    registrable = _PUBLIC_SUFFIXES(host).top_domain_under_public_suffix
+    return registrable or host.removeprefix("www.")
 
 
 def resolve_link(link: str, base: str) -> str | None:

@@ -22,6 +22,7 @@ from newsetl.load.models import (
     FeedItem,
     Run,
     RunLock,
+    Source,
     Topic,
 )
 from newsetl.transform.errors import ConfigError
@@ -64,6 +65,9 @@ def test_first_run_loads_each_article_once_and_records_every_outcome(site, datab
         assert sorted(outcomes.values()) == ["gone", "not_html", "ok", "ok", "ok", "ok"]
         assert db.execute(select(Run.status)).scalar_one() == "completed"
         assert sorted(db.execute(select(FeedFetch.outcome)).scalars()) == ["not_a_feed", "ok", "ok"]
+        # Every article, failed ones too, belongs to the outlet the feeds file names.
+        outlets = db.execute(select(Article.url, Source.name).outerjoin(Source)).all()
+        assert {name for _, name in outlets} == {"Fixture News"}, outlets
 
 
 def test_an_article_listed_by_two_feeds_is_one_article_with_two_links(site, database_url, tmp_path) -> None:
@@ -221,3 +225,15 @@ def test_the_summary_counts_outcomes_by_their_plain_labels(site, tmp_path) -> No
     summary = run_flow(f"sqlite:///{tmp_path}/labels.db", feed_urls=[site.url("/world.rss")])
     keys = [*summary["feed_outcomes"], *summary["page_outcomes"]]
     assert keys and all(type(key) is str for key in keys) and "ok" in keys
+
+
+def test_a_run_of_bare_feed_urls_puts_every_article_under_its_domain_s_outlet(site, tmp_path) -> None:
+    """No feed names an outlet: each article, failed ones too, goes to the outlet of its host (an IP
+    address is its own registrable domain), so per-outlet counts drop none."""
+    url = f"sqlite:///{tmp_path}/outlets.db"
+    run_flow(url, feed_urls=[site.url("/world.rss")])
+    with make_engine(url).connect() as db:
+        outlets = db.execute(select(Article.url, Source.name, Source.domain).outerjoin(Source)).all()
+    assert len(outlets) >= 3 and {(name, domain) for _, name, domain in outlets} == {
+        ("127.0.0.1", "127.0.0.1")
+    }

@@ -155,8 +155,9 @@ def test_feeds_can_be_added_listed_and_disabled_by_hand(tmp_path, capsys) -> Non
 
 
 def test_a_feed_added_by_hand_names_its_outlet_s_domain_as_the_feeds_file_does(tmp_path) -> None:
-    """`feeds add` takes the outlet's domain exactly as the feeds file does: host in lower case, no port,
-    no www. (it once stored "WWW.Example.org:8080" where the file stored "example.org")."""
+    """`feeds add` takes the outlet's domain exactly as the feeds file does: the registrable domain, in
+    lower case, no port (it once stored "WWW.Example.org:8080" where the file stored "example.org"). The
+    domain held, the second name is an outlet without one."""
     db = f"sqlite:///{tmp_path}/outlets.db"
     feeds_file = tmp_path / "feeds.yaml"
     feeds_file.write_text("- url: https://example.org/world.rss\n  source: Example\n")
@@ -167,7 +168,25 @@ def test_a_feed_added_by_hand_names_its_outlet_s_domain_as_the_feeds_file_does(t
     )
     with make_engine(db).connect() as connection:
         domains = connection.execute(text("SELECT name, domain FROM sources ORDER BY name")).all()
-    assert domains == [("Example", "example.org"), ("Example News", "example.org")]
+    assert domains == [("Example", "example.org"), ("Example News", None)]
+
+
+def test_an_outlet_can_be_listed_and_renamed_and_a_wrong_rename_exits_2(tmp_path, capsys) -> None:
+    db = ["--db", f"sqlite:///{tmp_path}/outlets.db"]
+    assert main(["feeds", "add", "https://feeds.example.co.uk/rss", "--source", "Example", *db]) == 0
+    assert main(["feeds", "add", "https://other.org/rss", "--source", "Other", *db]) == 0
+    assert main(["sources", "rename", "Example", "Example News", *db]) == 0
+    assert main(["sources", "list", *db]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[-2:]]
+    assert rows == [["0", "1", "example.co.uk", "Example", "News"], ["0", "1", "other.org", "Other"]]
+
+    assert main(["sources", "rename", "Example News", "Other", *db]) == 2
+    assert _one_error_line(capsys) == "newsetl: error: 'Other' already names an outlet"
+    assert main(["sources", "rename", "Nobody", "X", *db]) == 2
+    assert (
+        _one_error_line(capsys)
+        == "newsetl: error: no outlet named 'Nobody'; `newsetl sources list` shows them"
+    )
 
 
 def test_status_shows_runs_and_flags_a_broken_feed(tmp_path, capsys) -> None:
