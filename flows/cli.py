@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from newsetl.extract.errors import ConfigError, NewsetlError
 from newsetl.flows import admin
 from newsetl.flows.feedlist import read_feed_file
+from newsetl.flows.querycli import QueryContext, add_query_commands
 from newsetl.flows.request import RunRequest
 from newsetl.flows.settings import ENV_PREFIX, Settings, TaggingSetup
 from newsetl.load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retag(commands)
     _add_taggers(commands)
     _add_topics(commands)
+    add_query_commands(commands, QueryContext(_query_database, _current_tagger))
     return parser
 
 
@@ -503,6 +505,14 @@ def command_db_current(args: argparse.Namespace) -> int:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def _query_database(args: argparse.Namespace) -> Engine:
+    return _ready_database(_settings(database_url=args.db))
+
+
+def _current_tagger(args: argparse.Namespace) -> str:
+    return _tagging(_settings(database_url=args.db)).version
 
 
 def _check_schema(engine: Engine) -> None:

@@ -1,0 +1,296 @@
+"""The questions people ask the database: attention over time, who is mentioned, who with whom.
+
+Every count is of stored articles (`outcome = 'ok'`) under ONE tagger version, so a series never mixes two
+definitions of a topic or an entity; a topic counts where its row `passed`. An article's date is its
+publication date, else the day it was first seen (some feeds give none), in UTC. Periods are named by
+their first day: the day itself, the Monday of an ISO week, the first of a month.
+
+Filters (`Filters`) are the same for every question: the tagger version, a date range (days, both ends
+included), and outlets. What the dialects do differently (bucketing timestamps into periods, comparing
+them with a day) is in `_period` and `_dated`; the rest is plain SQL that means the same on both.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, String, case, func, literal, select, type_coerce
+from sqlalchemy.orm import Session
+
+from newsetl.load.models import (
+    Article,
+    ArticleEntity,
+    ArticleTagging,
+    ArticleTopic,
+    Entity,
+    EntityAlias,
+    Source,
+    Topic,
+)
+from newsetl.transform.errors import ConfigError
+
+Period = Literal["day", "week", "month"]
+PERIODS: tuple[Period, ...] = ("day", "week", "month")
+
+
+class UnknownName(ConfigError):
+    """A topic, entity, outlet or tagger version the database does not know; the message names the
+    nearest ones it does."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    tagger: str
+    since: date | None = None  # first day counted
+    until: date | None = None  # last day counted
+    sources: tuple[str, ...] = ()  # outlet names or domains; empty: every outlet
+    by: Period = "day"
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    period: str  # first day of the period, YYYY-MM-DD
+    outlet: str
+    articles: int  # the outlet's articles in the period with the topic (or entity)
+    outlet_articles: int  # all the outlet's articles in the period, tagged by the version
+    attention: float  # articles / outlet_articles
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRow:
+    entity: str
+    label: str
+    articles: int
+    mentions: int
+
+
+@dataclass(frozen=True, slots=True)
+class CooccurrenceRow:
+    entity: str
+    label: str
+    articles: int  # articles mentioning both
+    share: float  # of the articles mentioning the given entity
+
+
+# --- the questions ---------------------------------------------------------------------------------------
+
+
+def topic_trend(session: Session, topic: str, filters: Filters) -> list[TrendRow]:
+    """Per period and outlet: articles with `topic`, all articles, and the share (attention)."""
+    topic_ids = _topic_ids(session, topic)
+    hits = select(ArticleTopic.article_id.label("article_id")).where(
+        ArticleTopic.topic_id.in_(topic_ids), ArticleTopic.tagger == filters.tagger, ArticleTopic.passed
+    )
+    return _trend(session, hits, filters)
+
+
+def entity_trend(session: Session, entity: str, filters: Filters) -> list[TrendRow]:
+    """Per period and outlet: articles mentioning `entity` (a canonical name or an alias), all articles,
+    and the share."""
+    entity_ids = entity_ids_of(session, entity, filters.tagger)
+    hits = select(ArticleEntity.article_id.label("article_id")).where(
+        ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger
+    )
+    return _trend(session, hits, filters)
+
+
+def top_entities(
+    session: Session, filters: Filters, top: int, topic: str | None = None, labels: Sequence[str] = ()
+) -> list[EntityRow]:
+    """The entities in the most articles (then mentions), within articles with `topic` if given."""
+    articles = _articles(session, filters)
+    if topic is not None:
+        articles = articles.join(ArticleTopic, ArticleTopic.article_id == Article.id).where(
+            ArticleTopic.topic_id.in_(_topic_ids(session, topic)),
+            ArticleTopic.tagger == filters.tagger,
+            ArticleTopic.passed,
+        )
+    chosen = articles.with_only_columns(Article.id.label("id")).distinct().subquery()
+    articles_count = func.count(ArticleEntity.article_id)
+    query = (
+        select(Entity.name, Entity.label, articles_count, func.sum(ArticleEntity.count))
+        .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
+        .join(chosen, chosen.c.id == ArticleEntity.article_id)
+        .where(ArticleEntity.tagger == filters.tagger)
+        .group_by(Entity.id, Entity.name, Entity.label)
+        .order_by(articles_count.desc(), func.sum(ArticleEntity.count).desc(), Entity.name, Entity.label)
+        .limit(top)
+    )
+    if labels:
+        query = query.where(Entity.label.in_(labels))
+    return [EntityRow(name, label, int(n), int(m)) for name, label, n, m in session.execute(query)]
+
+
+def cooccurring(session: Session, entity: str, filters: Filters, top: int) -> list[CooccurrenceRow]:
+    """The entities mentioned in the most articles that also mention `entity`."""
+    entity_ids = entity_ids_of(session, entity, filters.tagger)
+    base = _articles(session, filters).join(ArticleEntity, ArticleEntity.article_id == Article.id)
+    with_entity = (
+        base.where(ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger)
+        .with_only_columns(Article.id.label("id"))
+        .distinct()
+        .subquery()
+    )
+    total = session.scalar(select(func.count()).select_from(with_entity)) or 0
+    together = func.count(func.distinct(ArticleEntity.article_id))
+    query = (
+        select(Entity.name, Entity.label, together)
+        .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
+        .join(with_entity, with_entity.c.id == ArticleEntity.article_id)
+        .where(ArticleEntity.tagger == filters.tagger, Entity.id.not_in(entity_ids))
+        .group_by(Entity.id, Entity.name, Entity.label)
+        .order_by(together.desc(), Entity.name, Entity.label)
+        .limit(top)
+    )
+    return [CooccurrenceRow(name, label, int(n), n / total) for name, label, n in session.execute(query)]
+
+
+# --- trends ----------------------------------------------------------------------------------------------
+
+
+def _trend(session: Session, hits: Select[Any], filters: Filters) -> list[TrendRow]:
+    period = _period(session, filters.by)
+    hit_ids = hits.subquery()
+    with_hit = (Article.id.in_(select(hit_ids.c.article_id))).label("hit")
+    counted = _articles(session, filters).with_only_columns(
+        period.label("period"), Article.source_id.label("source_id"), with_hit
+    )
+    per_article = counted.subquery()
+    hit_count = func.sum(_as_int(per_article.c.hit))
+    query = (
+        select(per_article.c.period, Source.name, hit_count, func.count())
+        .join(Source, Source.id == per_article.c.source_id)
+        .group_by(per_article.c.period, Source.name)
+        .order_by(per_article.c.period, Source.name)
+    )
+    return [
+        TrendRow(str(p), outlet, int(n or 0), int(total), (n or 0) / total)
+        for p, outlet, n, total in session.execute(query)
+    ]
+
+
+def _as_int(flag: Any) -> Any:
+    return case((flag, 1), else_=0)
+
+
+# --- what every question counts --------------------------------------------------------------------------
+
+
+def _articles(session: Session, filters: Filters) -> Select[Any]:
+    """Stored articles the tagger version tagged, in the date range and outlets asked for."""
+    query = (
+        select(Article.id)
+        .join(ArticleTagging, ArticleTagging.article_id == Article.id)
+        .where(ArticleTagging.tagger == filters.tagger, Article.outcome == "ok")
+    )
+    dated = _dated()
+    if filters.since is not None:
+        query = query.where(_on_or_after(session, dated, filters.since))
+    if filters.until is not None:
+        query = query.where(~_on_or_after(session, dated, filters.until + timedelta(days=1)))
+    if filters.sources:
+        query = query.where(Article.source_id.in_(source_ids_of(session, filters.sources)))
+    return query
+
+
+def _dated() -> ColumnElement[Any]:
+    return func.coalesce(Article.published_at, Article.first_seen_at)
+
+
+def _on_or_after(session: Session, dated: ColumnElement[Any], day: date) -> ColumnElement[bool]:
+    if _dialect(session) == "sqlite":
+        # Stored as text, 'YYYY-MM-DD HH:MM:SS[.ffffff]': compared with the bare day, midnight is on it
+        # whether or not the stored value has a fraction (a bound datetime would carry '.000000').
+        return type_coerce(dated, String) >= literal(day.isoformat(), String)
+    return dated >= datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _period(session: Session, by: Period) -> ColumnElement[Any]:
+    """The first day of the article's period, as 'YYYY-MM-DD' text on both dialects (UTC)."""
+    dated = _dated()
+    if _dialect(session) == "sqlite":
+        text_dated = type_coerce(dated, String)
+        if by == "day":
+            return func.date(text_dated)
+        if by == "week":  # back to Monday: to the next Sunday (or this one), then six days back
+            return func.date(text_dated, "weekday 0", "-6 days")
+        return func.strftime("%Y-%m-01", text_dated)
+    return func.to_char(func.date_trunc(by, func.timezone("UTC", dated)), "YYYY-MM-DD")
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+# --- names -----------------------------------------------------------------------------------------------
+
+
+def source_ids_of(session: Session, names: Sequence[str]) -> tuple[int, ...]:
+    """Outlet ids by name or domain; an unknown one is an UnknownName naming the nearest outlets."""
+    rows = session.execute(select(Source.id, Source.name, Source.domain)).all()
+    ids = []
+    for wanted in names:
+        found = [i for i, name, domain in rows if wanted in (name, domain)]
+        if not found:
+            known = [name for _, name, _ in rows] + [d for _, _, d in rows if d]
+            raise UnknownName(_unknown("outlet", wanted, known, "newsetl sources list"))
+        ids += found
+    return tuple(sorted(set(ids)))
+
+
+def _topic_ids(session: Session, topic: str) -> tuple[int, ...]:
+    ids = tuple(session.scalars(select(Topic.id).where(Topic.name == topic)))
+    if not ids:
+        known = sorted(set(session.scalars(select(Topic.name))))
+        raise UnknownName(_unknown("topic", topic, known, "docs/topics.md"))
+    return ids
+
+
+def entity_ids_of(session: Session, name: str, tagger: str) -> tuple[int, ...]:
+    """Entities named `name` (any label), or that `name` is an alias of."""
+    by_name = select(Entity.id).where(Entity.name == name)
+    by_alias = select(EntityAlias.entity_id).where(EntityAlias.alias == name)
+    ids = tuple(sorted(set(session.scalars(by_name.union(by_alias)))))
+    if not ids:
+        known = _frequent_entity_names(session, tagger)
+        raise UnknownName(_unknown("entity", name, known, "newsetl entities"))
+    return ids
+
+
+def _frequent_entity_names(session: Session, tagger: str, limit: int = 5000) -> list[str]:
+    """The names most worth suggesting: the entities in the most articles (all of them on a small base)."""
+    count = func.count(ArticleEntity.article_id)
+    query = (
+        select(Entity.name)
+        .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
+        .where(ArticleEntity.tagger == tagger)
+        .group_by(Entity.name)
+        .order_by(count.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def check_tagger(session: Session, tagger: str) -> None:
+    """An UnknownName unless some article was tagged by `tagger`, naming the versions that did."""
+    if session.scalar(select(ArticleTagging.article_id).where(ArticleTagging.tagger == tagger).limit(1)):
+        return
+    versions = list(session.scalars(select(ArticleTagging.tagger).distinct()))
+    hint = f"stored versions: {', '.join(sorted(versions))}" if versions else "no article is tagged yet"
+    raise UnknownName(
+        f"no article is tagged by {tagger}; run `newsetl retag` to tag them under it, or pass --tagger "
+        f"({hint})"
+    )
+
+
+def _unknown(kind: str, wanted: str, known: Sequence[str], where: str) -> str:
+    nearest = difflib.get_close_matches(wanted, list(dict.fromkeys(known)), n=5, cutoff=0.5)
+    if not nearest:
+        lowered = wanted.lower()
+        nearest = [k for k in dict.fromkeys(known) if lowered in k.lower()][:5]
+    hint = f"; nearest: {', '.join(nearest)}" if nearest else ""
+    return f"no {kind} {wanted!r} in the database{hint} (see {where})"
