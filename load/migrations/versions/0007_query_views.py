@@ -1,0 +1,108 @@
+"""views for the common questions: articles per outlet and day (all, and tagged by each version), topic
+attention, entity mentions, entity pairs per article, the latest tagger version
+
+Revision ID: 0007
+Revises: 0005
+Create Date: 2026-12-06 21:30:00
+
+The views are for people reading the database with sqlite3, psql, pandas or Datasette, without our code;
+the README documents them column by column. They mean the same on both databases: only the expression
+that turns a timestamp into its UTC day differs. An article's day is its publication day, else the day it
+was first seen; only stored articles (outcome 'ok') count.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+VIEWS = (
+    "latest_tagger",
+    "outlet_daily",
+    "tagged_daily",
+    "topic_daily",
+    "entity_daily",
+    "entity_pairs",
+)
+
+
+def _day(column: str) -> str:
+    """The UTC day of a timestamp, as 'YYYY-MM-DD' text on both databases."""
+    if op.get_bind().dialect.name == "sqlite":
+        return f"date({column})"  # stored as naive UTC text
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+def _definitions() -> dict[str, str]:
+    day = _day("coalesce(a.published_at, a.first_seen_at)")
+    # Stored articles with their day and outlet, once per tagger version that tagged them.
+    tagged = f"""
+        SELECT t.tagger, a.id AS article_id, a.source_id, {day} AS day
+        FROM articles a JOIN article_taggings t ON t.article_id = a.id
+        WHERE a.outcome = 'ok'"""
+    return {
+        "latest_tagger": """
+            SELECT tagger FROM article_taggings ORDER BY tagged_at DESC, tagger LIMIT 1""",
+        "outlet_daily": f"""
+            SELECT {day} AS day, s.id AS source_id, s.name AS outlet, count(*) AS articles
+            FROM articles a JOIN sources s ON s.id = a.source_id
+            WHERE a.outcome = 'ok'
+            GROUP BY {day}, s.id, s.name""",
+        "tagged_daily": f"""
+            WITH tagged AS ({tagged})
+            SELECT g.day, g.tagger, s.id AS source_id, s.name AS outlet, count(*) AS articles
+            FROM tagged g JOIN sources s ON s.id = g.source_id
+            GROUP BY g.day, g.tagger, s.id, s.name""",
+        "topic_daily": f"""
+            WITH tagged AS ({tagged}),
+            totals AS (
+                SELECT tagger, day, source_id, count(*) AS n FROM tagged GROUP BY tagger, day, source_id),
+            hits AS (
+                SELECT g.tagger, g.day, g.source_id, tp.name AS topic, count(*) AS n
+                FROM tagged g
+                JOIN article_topics atp
+                    ON atp.article_id = g.article_id AND atp.tagger = g.tagger AND atp.passed
+                JOIN topics tp ON tp.id = atp.topic_id
+                GROUP BY g.tagger, g.day, g.source_id, tp.name)
+            SELECT h.day, h.tagger, h.topic, h.source_id, s.name AS outlet, h.n AS articles,
+                   t.n AS outlet_articles, CAST(h.n AS DOUBLE PRECISION) / t.n AS attention
+            FROM hits h
+            JOIN totals t ON t.tagger = h.tagger AND t.day = h.day AND t.source_id = h.source_id
+            JOIN sources s ON s.id = h.source_id""",
+        "entity_daily": f"""
+            WITH tagged AS ({tagged})
+            SELECT g.day, g.tagger, e.id AS entity_id, e.name AS entity, e.label,
+                   count(*) AS articles, sum(ae.count) AS mentions
+            FROM tagged g
+            JOIN article_entities ae ON ae.article_id = g.article_id AND ae.tagger = g.tagger
+            JOIN entities e ON e.id = ae.entity_id
+            GROUP BY g.day, g.tagger, e.id, e.name, e.label""",
+        "entity_pairs": f"""
+            WITH tagged AS ({tagged})
+            SELECT g.tagger, g.article_id, g.day, g.source_id,
+                   e1.id AS entity_id, e1.name AS entity, e1.label AS label,
+                   e2.id AS other_id, e2.name AS other, e2.label AS other_label
+            FROM tagged g
+            JOIN article_entities x ON x.article_id = g.article_id AND x.tagger = g.tagger
+            JOIN article_entities y ON y.article_id = g.article_id AND y.tagger = g.tagger
+                AND y.entity_id <> x.entity_id
+            JOIN entities e1 ON e1.id = x.entity_id
+            JOIN entities e2 ON e2.id = y.entity_id""",
+    }
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    for name, query in _definitions().items():
+        op.execute(f"CREATE VIEW {name} AS {query}")
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    for name in reversed(VIEWS):
+        op.execute(f"DROP VIEW IF EXISTS {name}")
