@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 
 from sqlalchemy import text
 
 from newsetl.extract.records import Outcome
-from newsetl.flows.cli import build_parser
+from newsetl.flows.cli import build_parser, main
 from newsetl.flows.settings import ENV_PREFIX, Settings
 from newsetl.load.db import make_engine
 from tests.e2e.conftest import run_flow, write_feeds_file
@@ -35,6 +36,43 @@ def test_every_sql_example_runs_and_the_ceasefire_one_finds_coverage(site, datab
         ("2024-02-10", "Fixture News", 1)
     ]
     assert ("Benjamin Netanyahu", "PERSON") in {(name, label) for name, label, *_ in results[1]}
+
+
+def _query_commands() -> list[str]:
+    """The command lines of the README's "Query" section, comments dropped."""
+    section = README.split("\n## Query\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith("newsetl ")]
+
+
+def test_every_query_command_runs_as_written_on_the_quick_start_database(
+    site, tmp_path, monkeypatch, capsys
+) -> None:
+    """The quick start's database is ./newsetl.db, filled by the bundled feeds file's outlets: here two of
+    them, served by the fixture site, so that the commands' outlets, topics and entities exist."""
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        f"feeds:\n  - url: {site.url('/world.rss')}\n    source: BBC News\n"
+        f"  - url: {site.url('/business.atom')}\n    source: Al Jazeera\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSETL_DATABASE_URL", raising=False)
+    run_flow("sqlite:///newsetl.db", feeds_file=str(feeds))
+    commands = _query_commands()
+    assert len(commands) >= 4
+    for command in commands:
+        assert main(shlex.split(command)[1:]) == 0, (command, capsys.readouterr().err)
+        assert capsys.readouterr().out.strip(), command  # at least the header of a table
+    main(["trends", "--topic", "ceasefire", "--format", "csv"])
+    rows = capsys.readouterr().out.splitlines()
+    # The ceasefire story of 2024-02-10, listed by both feeds, is one article of one outlet; each outlet's
+    # other days are in the series with no coverage.
+    assert [row for row in rows if row.endswith(",1.0")] in (
+        ["2024-02-10,BBC News,1,1,1.0"],
+        ["2024-02-10,Al Jazeera,1,1,1.0"],
+    )
+    assert len(rows) == 5
 
 
 def _subcommands(

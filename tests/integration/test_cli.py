@@ -265,3 +265,98 @@ def test_taggers_list_and_prune_refuse_to_delete_everything(tmp_path, capsys) ->
     assert "no tags stored yet; the current tagger is" in capsys.readouterr().out
     assert main(["taggers", "prune", "--db", url]) == 2
     assert "pruning would delete every tag" in _one_error_line(capsys)
+
+
+def _tagged_database(url: str) -> None:
+    """One stored article of one outlet, tagged by version "v1": ceasefire, Hamas and Gaza."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+    from sqlalchemy.orm import Session
+
+    from newsetl.load.migrate import upgrade
+    from newsetl.load.models import (
+        Article,
+        ArticleEntity,
+        ArticleTagging,
+        ArticleTopic,
+        Entity,
+        Source,
+        Topic,
+    )
+
+    upgrade(make_engine(url))
+    with Session(make_engine(url)) as session, session.begin():
+        session.execute(insert(Source), [{"id": 1, "name": "Example News", "domain": "example.org"}])
+        published = datetime(2024, 2, 10, 9, tzinfo=UTC)
+        session.execute(
+            insert(Article),
+            [{"id": 1, "url_key": "k", "url": "https://example.org/1", "outcome": "ok", "authors": [],
+              "published_at": published, "source_id": 1}],
+        )  # fmt: skip
+        session.execute(insert(ArticleTagging), [{"article_id": 1, "tagger": "v1"}])
+        session.execute(insert(Topic), [{"id": 1, "name": "ceasefire", "taxonomy_version": "3"}])
+        session.execute(
+            insert(ArticleTopic),
+            [{"article_id": 1, "topic_id": 1, "tagger": "v1", "score": 0.9, "passed": True}],
+        )
+        session.execute(
+            insert(Entity),
+            [{"id": 1, "name": "Hamas", "label": "ORG"}, {"id": 2, "name": "Gaza", "label": "GPE"}],
+        )
+        session.execute(
+            insert(ArticleEntity),
+            [
+                {"article_id": 1, "entity_id": e, "tagger": "v1", "count": 2, "first_offset": 0}
+                for e in (1, 2)
+            ],
+        )
+
+
+def test_query_commands_answer_in_each_format_and_an_empty_answer_is_an_empty_table(tmp_path, capsys) -> None:
+    db = ["--db", f"sqlite:///{tmp_path}/q.db", "--tagger", "v1"]
+    _tagged_database(db[1])
+    assert main(["trends", "--topic", "ceasefire", "--by", "month", *db]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "period      outlet        articles  outlet_articles  attention",
+        "2024-02-01  Example News         1                1      1.000",
+    ]
+    assert main(["cooccur", "--entity", "Hamas", "--format", "json", *db]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"entity": "Gaza", "label": "GPE", "articles": 1, "share": 1.0}
+    ]
+    assert main(["entities", "--format", "csv", "--source", "example.org", *db]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "entity,label,articles,mentions",
+        "Gaza,GPE,1,2",
+        "Hamas,ORG,1,2",
+    ]
+
+    assert main(["entities", "--since", "2025-01-01", *db]) == 0
+    assert capsys.readouterr().out.splitlines() == ["entity  label  articles  mentions"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["trends", "--topic", "ceasfire"], "no topic 'ceasfire' in the database; nearest: ceasefire"),
+        (["cooccur", "--entity", "Hamaz"], "no entity 'Hamaz' in the database; nearest: Hamas"),
+        (["entities", "--source", "Example"], "no outlet 'Example' in the database; nearest: Example News"),
+        (["entities", "--top", "0"], "--top must be 1 or more"),
+    ],
+)
+def test_a_query_for_what_the_database_does_not_know_exits_2_naming_the_nearest(
+    arguments, message, tmp_path, capsys
+) -> None:
+    db = ["--db", f"sqlite:///{tmp_path}/q.db", "--tagger", "v1"]
+    _tagged_database(db[1])
+    assert main([*arguments, *db]) == 2
+    assert message in _one_error_line(capsys)
+
+
+def test_a_query_under_a_version_that_tagged_nothing_exits_2_naming_the_stored_ones(tmp_path, capsys) -> None:
+    db = ["--db", f"sqlite:///{tmp_path}/q.db"]
+    _tagged_database(db[1])
+    assert main(["entities", *db]) == 2  # the current settings' version tagged nothing here
+    line = _one_error_line(capsys)
+    assert "run `newsetl retag`" in line and "stored versions: v1" in line
