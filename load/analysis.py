@@ -1,13 +1,13 @@
 """The questions people ask the database: attention over time, who is mentioned, who with whom.
 
 Every count is of stored articles (`outcome = 'ok'`) under ONE tagger version, so a series never mixes two
-definitions of a topic or an entity; a topic counts where its row `passed`. An article's date is its
-publication date, else the day it was first seen (some feeds give none), in UTC. Periods are named by
-their first day: the day itself, the Monday of an ISO week, the first of a month.
+definitions of a topic or an entity; a topic counts where its row `passed`. An article's date is
+`articles.day`: its publication date, else the day it was first seen (some feeds give none), in UTC.
+Periods are named by their first day: the day itself, the Monday of an ISO week, the first of a month.
 
 Filters (`Filters`) are the same for every question: the tagger version, a date range (days, both ends
-included), and outlets. What the dialects do differently (bucketing timestamps into periods, comparing
-them with a day) is in `_period` and `_dated`; the rest is plain SQL that means the same on both.
+included), and outlets. What the dialects do differently (naming a day's week or month) is in
+`_period`; the rest is plain SQL that means the same on both.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, case, func, literal, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from newsetl.load.models import (
@@ -187,39 +187,25 @@ def _articles(session: Session, filters: Filters) -> Select[Any]:
         .join(ArticleTagging, ArticleTagging.article_id == Article.id)
         .where(ArticleTagging.tagger == filters.tagger, Article.outcome == "ok")
     )
-    dated = _dated()
     if filters.since is not None:
-        query = query.where(_on_or_after(session, dated, filters.since))
+        query = query.where(Article.day >= filters.since)
     if filters.until is not None:
-        query = query.where(~_on_or_after(session, dated, filters.until + timedelta(days=1)))
+        query = query.where(Article.day <= filters.until)
     if filters.sources:
         query = query.where(Article.source_id.in_(source_ids_of(session, filters.sources)))
     return query
 
 
-def _dated() -> ColumnElement[Any]:
-    return func.coalesce(Article.published_at, Article.first_seen_at)
-
-
-def _on_or_after(session: Session, dated: ColumnElement[Any], day: date) -> ColumnElement[bool]:
-    if _dialect(session) == "sqlite":
-        # Stored as text, 'YYYY-MM-DD HH:MM:SS[.ffffff]': compared with the bare day, midnight is on it
-        # whether or not the stored value has a fraction (a bound datetime would carry '.000000').
-        return type_coerce(dated, String) >= literal(day.isoformat(), String)
-    return dated >= datetime.combine(day, time(0), tzinfo=UTC)
-
-
 def _period(session: Session, by: Period) -> ColumnElement[Any]:
-    """The first day of the article's period, as 'YYYY-MM-DD' text on both dialects (UTC)."""
-    dated = _dated()
-    if _dialect(session) == "sqlite":
-        text_dated = type_coerce(dated, String)
+    """The first day of the article's period, as 'YYYY-MM-DD' text on both dialects."""
+    if _dialect(session) == "sqlite":  # a DATE is 'YYYY-MM-DD' text there
+        day = type_coerce(Article.day, String)
         if by == "day":
-            return func.date(text_dated)
+            return day
         if by == "week":  # back to Monday: to the next Sunday (or this one), then six days back
-            return func.date(text_dated, "weekday 0", "-6 days")
-        return func.strftime("%Y-%m-01", text_dated)
-    return func.to_char(func.date_trunc(by, func.timezone("UTC", dated)), "YYYY-MM-DD")
+            return func.date(day, "weekday 0", "-6 days")
+        return func.strftime("%Y-%m-01", day)
+    return func.to_char(func.date_trunc(by, Article.day), "YYYY-MM-DD")
 
 
 def _dialect(session: Session) -> str:

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import case, func, or_, select, update
@@ -318,6 +318,8 @@ def _upsert_articles(session: Session, pages: Sequence[PageResult]) -> dict[str,
     not_requested = or_(*(excluded.outcome == outcome for outcome in sorted(NOT_REQUESTED)))
     set_["attempts"] = Article.attempts + case((not_requested, 0), else_=1)
     set_["fetched_at"] = func.coalesce(excluded.fetched_at, Article.fetched_at)  # kept when not requested
+    # An undated article keeps the day it was first seen; a publication date found later replaces it.
+    set_["day"] = case((excluded.published_at.is_not(None), excluded.day), else_=Article.day)
     stmt = stmt.on_conflict_do_update(
         index_elements=["url_key"], set_=set_, where=Article.outcome != Outcome.OK
     )
@@ -335,6 +337,7 @@ def _article_row(page: PageResult) -> dict[str, Any]:
         "title": article.title if article else None,
         "authors": list(article.authors) if article else [],
         "published_at": article.published_at if article else None,
+        "day": _counted_day(page),
         "fetched_at": None if page.outcome in NOT_REQUESTED else page.fetched_at,
         "language": article.language if article else None,
         "encoding": page.encoding,
@@ -343,6 +346,12 @@ def _article_row(page: PageResult) -> dict[str, Any]:
         "outcome": page.outcome,
         "attempts": 0 if page.outcome in NOT_REQUESTED else 1,
     }
+
+
+def _counted_day(page: PageResult) -> date:
+    """The UTC day queries count the article on: its publication day, else today (the day first seen)."""
+    published = page.article.published_at if page.article else None
+    return (published or page.fetched_at or datetime.now(UTC)).astimezone(UTC).date()
 
 
 def _insert_page_fetches(

@@ -230,7 +230,7 @@ def _in_scope(scope: RetagScope) -> list[ColumnElement[bool]]:
     )
     conditions = [Article.outcome == Outcome.OK, Article.text.is_not(None), ~done.exists()]
     if scope.since is not None:
-        conditions.append(func.coalesce(Article.published_at, Article.first_seen_at) >= scope.since)
+        conditions.append(Article.day >= scope.since.date())  # the day every query counts it on
     if scope.topic is not None:
         tagged_with = (
             select(ArticleTopic.article_id)

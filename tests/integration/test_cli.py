@@ -292,7 +292,7 @@ def _tagged_database(url: str) -> None:
         session.execute(
             insert(Article),
             [{"id": 1, "url_key": "k", "url": "https://example.org/1", "outcome": "ok", "authors": [],
-              "published_at": published, "source_id": 1}],
+              "published_at": published, "day": published.date(), "source_id": 1}],
         )  # fmt: skip
         session.execute(insert(ArticleTagging), [{"article_id": 1, "tagger": "v1"}])
         session.execute(insert(Topic), [{"id": 1, "name": "ceasefire", "taxonomy_version": "3"}])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -118,6 +118,21 @@ def test_one_article_listed_by_two_feeds_has_two_links(session) -> None:
             == 2
         )
     assert data_counts(session.get_bind())["feed_items"] == 2
+
+
+def test_an_article_is_counted_on_its_publication_day_else_on_the_day_it_was_first_seen(session) -> None:
+    seen = datetime(2024, 3, 1, 23, 59, tzinfo=UTC)
+    undated = replace(_page("undated"), fetched_at=seen, article=replace(_article(), published_at=None))
+    late = replace(_page("late", "timeout"), fetched_at=seen)
+    _load(session, [_page("dated"), undated, late])
+    # A retry a day later finds the undated page again, and the late one with a publication date.
+    _load(
+        session,
+        [replace(undated, outcome="timeout"), replace(_page("late"), fetched_at=seen + timedelta(days=1))],
+    )
+    with session.begin():
+        days = dict(session.execute(select(Article.url_key, Article.day)).all())
+    assert days == {"dated": date(2024, 2, 1), "undated": date(2024, 3, 1), "late": date(2024, 2, 1)}
 
 
 def test_datetimes_come_back_utc_aware_on_every_dialect(session) -> None:
