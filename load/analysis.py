@@ -15,7 +15,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from itertools import groupby
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, String, case, func, select, type_coerce
@@ -74,6 +75,31 @@ class CooccurrenceRow:
     label: str
     articles: int  # articles mentioning both
     share: float  # of the articles mentioning the given entity
+
+
+@dataclass(frozen=True, slots=True)
+class OutletDayRow:
+    day: str  # YYYY-MM-DD
+    outlet: str
+    articles: int  # the outlet's articles that day (every topic), tagged by the version
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    outlet: str
+    first_day: str  # the first and last day of a run of days without an article from the outlet
+    last_day: str
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    day: str
+    outlet: str
+    title: str | None
+    score: float
+    evidence: str | None  # the sentence that shows the topic
+    url: str
 
 
 # --- the questions ---------------------------------------------------------------------------------------
@@ -147,6 +173,72 @@ def cooccurring(session: Session, entity: str, filters: Filters, top: int) -> li
         .limit(top)
     )
     return [CooccurrenceRow(name, label, int(n), n / total) for name, label, n in session.execute(query)]
+
+
+def outlet_days(session: Session, filters: Filters) -> list[OutletDayRow]:
+    """Per outlet, the days it published on and its articles each day, whatever their topics: whether an
+    outlet kept publishing, beside what it published about."""
+    day = _period(session, "day")
+    per_article = (
+        _articles(session, filters)
+        .with_only_columns(day.label("day"), Article.source_id.label("source_id"))
+        .subquery()
+    )
+    query = (
+        select(per_article.c.day, Source.name, func.count())
+        .join(Source, Source.id == per_article.c.source_id)
+        .group_by(per_article.c.day, Source.name)
+        .order_by(Source.name, per_article.c.day)
+    )
+    return [OutletDayRow(str(d), outlet, int(n)) for d, outlet, n in session.execute(query)]
+
+
+def every_day(rows: Sequence[OutletDayRow], last_day: date) -> list[OutletDayRow]:
+    """`outlet_days` with the silent days put in (0 articles): each outlet's days from its first article
+    to `last_day`. Days before an outlet's first article are not silence: it may not have been followed."""
+    counts: dict[str, dict[date, int]] = {}
+    for row in rows:
+        counts.setdefault(row.outlet, {})[date.fromisoformat(row.day)] = row.articles
+    filled = []
+    for outlet, days in counts.items():
+        day, end = min(days), max(last_day, *days)
+        while day <= end:
+            filled.append(OutletDayRow(day.isoformat(), outlet, days.get(day, 0)))
+            day += timedelta(days=1)
+    return filled
+
+
+def silences(filled: Sequence[OutletDayRow]) -> list[Silence]:
+    """The runs of silent days in `every_day`'s rows (by outlet, then day), longest first."""
+    found = []
+    for (outlet, silent), run in groupby(filled, key=lambda row: (row.outlet, row.articles == 0)):
+        if silent:
+            days = list(run)
+            found.append(Silence(outlet, days[0].day, days[-1].day, len(days)))
+    return sorted(found, key=lambda s: (-s.days, s.outlet, s.first_day))
+
+
+def topic_evidence(session: Session, topic: str, filters: Filters, limit: int) -> list[EvidenceRow]:
+    """The latest articles with `topic` (by their day, newest first), each with the sentence that shows it."""
+    topic_ids = _topic_ids(session, topic)
+    day = _period(session, "day")
+    query = (
+        _articles(session, filters)
+        .join(ArticleTopic, ArticleTopic.article_id == Article.id)
+        .join(Source, Source.id == Article.source_id)
+        .where(
+            ArticleTopic.topic_id.in_(topic_ids), ArticleTopic.tagger == filters.tagger, ArticleTopic.passed
+        )
+        .with_only_columns(
+            day, Source.name, Article.title, ArticleTopic.score, ArticleTopic.evidence, Article.url
+        )
+        .order_by(Article.day.desc(), Article.id.desc())
+        .limit(limit)
+    )
+    return [
+        EvidenceRow(str(d), outlet, title, float(score), evidence, url)
+        for d, outlet, title, score, evidence, url in session.execute(query)
+    ]
 
 
 # --- trends ----------------------------------------------------------------------------------------------
