@@ -29,6 +29,7 @@ from newsetl.extract.errors import ConfigError, NewsetlError
 from newsetl.flows import admin
 from newsetl.flows.feedlist import read_feed_file
 from newsetl.flows.querycli import QueryContext, add_query_commands
+from newsetl.flows.report import add_report_command
 from newsetl.flows.request import RunRequest
 from newsetl.flows.settings import ENV_PREFIX, Settings, TaggingSetup
 from newsetl.load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_taggers(commands)
     _add_topics(commands)
     add_query_commands(commands, QueryContext(_query_database, _current_tagger))
+    add_report_command(commands, QueryContext(_query_database, _current_tagger))
     return parser
 
 

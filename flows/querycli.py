@@ -68,13 +68,18 @@ def add_query_commands(commands: Any, context: QueryContext) -> None:
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
+    filter_options(parser)
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output (table)")
+
+
+def filter_options(parser: argparse.ArgumentParser) -> None:
+    """What every question is asked over: the days, the outlets, the tagger version, the database."""
     parser.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="first day counted")
     parser.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="last day counted")
     parser.add_argument(
         "--source", action="append", default=[], metavar="OUTLET",
         help="only this outlet (its name or domain, see `newsetl sources list`); repeatable",
     )  # fmt: skip
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output (table)")
     parser.add_argument(
         "--tagger", metavar="VERSION",
         help="count under this stored tagger version (`newsetl taggers list`); default: the current one",
