@@ -10,8 +10,9 @@ Altair and vl-convert are imported when a report is drawn, not by every `newsetl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from newsetl.load.analysis import EntityRow, OutletDayRow, TrendRow
@@ -41,7 +42,14 @@ def attention_spec(trend: Sequence[TrendRow], per: str) -> dict[str, Any]:
         alt.Chart(alt.Data(values=values), title="Attention: share of the outlet's articles")
         .mark_line(point=True)
         .encode(
-            x=alt.X("period:T", timeUnit="utcyearmonthdate", title=f"{per} starting"),
+            # A tick on each period's first day (Vega's own weekly ticks fall on Sundays), thinned out
+            # where they would overlap.
+            x=alt.X(
+                "period:T",
+                timeUnit="utcyearmonthdate",
+                title=f"{per} starting",
+                axis=alt.Axis(values=_midnights(r.period for r in trend), format="%b %d", labelOverlap=True),
+            ),
             y=alt.Y("attention:Q", axis=alt.Axis(format="%"), title="attention"),
             color=alt.Color("outlet:N", title="outlet"),
             tooltip=[
@@ -55,6 +63,12 @@ def attention_spec(trend: Sequence[TrendRow], per: str) -> dict[str, Any]:
         .properties(width=CHART_WIDTH, height=260)
         .to_dict()
     )
+
+
+def _midnights(days: Iterable[str]) -> list[int]:
+    """Days as Vega wants them for axis values: milliseconds since 1970 at their UTC midnight."""
+    moments = {datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC) for day in days}
+    return sorted(int(moment.timestamp() * 1000) for moment in moments)
 
 
 def articles_spec(trend: Sequence[TrendRow], per: str) -> dict[str, Any]:

@@ -271,7 +271,7 @@ def _share(part: int, whole: int) -> str:
 
 def _entities_section(data: ReportData, drawn: list[Chart]) -> str:
     intro = (
-        f"The {TOP_ENTITIES} entities in the most articles with the topic (then the most mentions): "
+        f"The entities (up to {TOP_ENTITIES}) in the most articles with the topic (then the most mentions): "
         "who and what its coverage is about."
     )
     if not data.entities:
@@ -352,8 +352,8 @@ def _daily_table(days: Sequence[OutletDayRow]) -> str:
 
 def _evidence_section(data: ReportData) -> str:
     intro = (
-        f"The {LATEST_EVIDENCE} latest articles with the topic, each with the sentence the tagger took as "
-        "its evidence and its score (0 to 1)."
+        f"The latest articles with the topic (up to {LATEST_EVIDENCE}), each with the sentence the tagger "
+        "took as its evidence and its score (0 to 1)."
     )
     if not data.evidence:
         return _section("evidence", "Latest articles", intro, _empty("No article with the topic."))
