@@ -10,6 +10,7 @@ Altair and vl-convert are imported when a report is drawn, not by every `newsetl
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -92,10 +93,13 @@ def articles_spec(trend: Sequence[TrendRow], per: str) -> dict[str, Any]:
 def entities_spec(entities: Sequence[EntityRow]) -> dict[str, Any]:
     import altair as alt
 
+    # One bar per row: a name under two labels (Israel the GPE, Israel the ORG) would share one band.
+    names = Counter(r.entity for r in entities)
     values = [
-        {"rank": i, "entity": r.entity, "label": r.label, "articles": r.articles, "mentions": r.mentions}
+        {"rank": i, "entity": r.entity if names[r.entity] == 1 else f"{r.entity} ({r.label})",
+         "label": r.label, "articles": r.articles, "mentions": r.mentions}
         for i, r in enumerate(entities)
-    ]
+    ]  # fmt: skip
     return (
         alt.Chart(alt.Data(values=values), title="Entities in the topic's articles")
         .mark_bar()

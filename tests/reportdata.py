@@ -37,6 +37,7 @@ ENTITIES = {
     2: ("Benjamin Netanyahu", "PERSON"),
     3: (SCRIPT_ENTITY, "ORG"),
     4: ("Qatar", "GPE"),
+    5: ("Hamas", "GPE"),  # the same name under another label: another entity
 }
 
 # id: outlet, published (None: first seen then), title, outcome, the version that tagged it
@@ -69,6 +70,7 @@ ARTICLE_TOPICS = [
 ARTICLE_ENTITIES = [
     (1, 1, 3, TAGGER), (1, 2, 1, TAGGER), (3, 1, 2, TAGGER), (5, 1, 1, TAGGER), (5, 2, 2, TAGGER),
     (8, 1, 1, TAGGER), (6, 3, 1, TAGGER), (2, 4, 5, TAGGER), (7, 4, 5, TAGGER), (10, 4, 9, OLD_TAGGER),
+    (8, 5, 1, TAGGER),
 ]  # fmt: skip
 
 # What the queries must find with --since 2024-03-04 --until 2024-03-10.

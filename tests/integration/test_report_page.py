@@ -114,7 +114,7 @@ def test_the_report_draws_every_chart_offline_and_keeps_web_text_as_text(browser
     # day from its first article to the end of the range (7 + 6 + 4, silent days included).
     assert marks(page, "attention", "line") == 3
     assert marks(page, "articles", "rect") == 5
-    assert marks(page, "entities", "rect") == 3
+    assert marks(page, "entities", "rect") == 4
     assert marks(page, "outlets", "rect") == 17
     assert page.locator("svg").count() == 4
 
@@ -126,7 +126,11 @@ def test_the_report_draws_every_chart_offline_and_keeps_web_text_as_text(browser
         ["Hamas", "ORG", "4", "7"],
         ["Benjamin Netanyahu", "PERSON", "2", "3"],
         [SCRIPT_ENTITY, "ORG", "1", "1"],
+        ["Hamas", "GPE", "1", "1"],
     ]
+    # A bar each for the two Hamas, named apart.
+    bars = page.locator("#chart-entities svg g.role-axis-label text").all_text_contents()
+    assert {"Hamas (ORG)", "Hamas (GPE)", "Benjamin Netanyahu"} <= set(bars)
     assert cells(page, "outlets")[1] == [
         "Beta Daily", "2024-03-05", "2024-03-06", "3", "0.5", "4", "4 (2024-03-07 to 2024-03-10)"
     ]  # fmt: skip
