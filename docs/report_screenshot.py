@@ -116,6 +116,7 @@ def _article(
             "title": rng.choice(TITLES).format(**words) if about else f"Other news {article_id}",
             "published_at": published,
             "first_seen_at": published,
+            "day": published.date(),
             "outcome": "ok",
             "text": "(demo)",
             "source_id": source_id,

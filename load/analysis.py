@@ -232,7 +232,12 @@ def topic_evidence(session: Session, topic: str, filters: Filters, limit: int) -
         .with_only_columns(
             day, Source.name, Article.title, ArticleTopic.score, ArticleTopic.evidence, Article.url
         )
-        .order_by(Article.day.desc(), Article.id.desc())
+        # the day first (an index), then the moment within it
+        .order_by(
+            Article.day.desc(),
+            func.coalesce(Article.published_at, Article.first_seen_at).desc(),
+            Article.id.desc(),
+        )
         .limit(limit)
     )
     return [

@@ -122,6 +122,7 @@ def _article(
         "title": title,
         "published_at": _at(published) if published else None,
         "first_seen_at": _at(published or FIRST_SEEN_OF_UNDATED),
+        "day": _at(published or FIRST_SEEN_OF_UNDATED).date(),  # as the store sets it
         "outcome": outcome,
         "text": "text" if outcome == "ok" else None,
         "source_id": source_id,
