@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_topics(commands)
     add_query_commands(commands, QueryContext(_query_database, _current_tagger))
     add_report_command(commands, QueryContext(_query_database, _current_tagger))
+    _add_browse(commands)
     return parser
 
 
@@ -250,6 +251,23 @@ def _add_topics(commands: Any) -> None:
     explain.add_argument("article", metavar="ARTICLE_ID_OR_URL")
     _db_option(explain)
     explain.set_defaults(handler=command_topics_explain)
+
+
+def _add_browse(commands: Any) -> None:
+    browse = commands.add_parser("browse", help="explore the database in Datasette, in a browser (read-only)")
+    browse.add_argument(
+        "--host", default="127.0.0.1", help="address to serve on (127.0.0.1: this machine only)"
+    )
+    browse.add_argument(
+        "--port",
+        type=int,
+        default=8001,
+        metavar="N",
+        help="port to serve on (8001, Datasette's; 0: any free one)",
+    )
+    browse.add_argument("--no-open", action="store_true", help="do not open a browser, only print the URL")
+    _db_option(browse)
+    browse.set_defaults(handler=command_browse)
 
 
 def _add_status(commands: Any) -> None:
@@ -487,6 +505,19 @@ def command_status(args: argparse.Namespace) -> int:
         raise UsageError("--runs and --days must be 1 or more")
     print(admin.status_report(_ready_database(_settings(database_url=args.db)), args.runs, args.days), end="")
     return 0
+
+
+def command_browse(args: argparse.Namespace) -> int:
+    """Datasette on an existing SQLite file at this newsetl's schema; for PostgreSQL, how to connect."""
+    from newsetl.flows import browse
+
+    settings = _settings(database_url=args.db)
+    path = browse.sqlite_file(settings.database_url)
+    if path is None:
+        print(browse.connection_advice(settings.database_url))
+        return 0
+    _ready_database(settings).dispose()
+    return browse.serve(path, args.host, args.port, open_browser=not args.no_open and sys.stdout.isatty())
 
 
 def command_db_upgrade(args: argparse.Namespace) -> int:

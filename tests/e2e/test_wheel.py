@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = ("extract", "transform", "load", "flows")  # installed as newsetl.<folder>
 PACKAGE_DATA = (
     "newsetl/flows/feeds.yaml",
+    "newsetl/flows/datasette.yaml",
     "newsetl/transform/taxonomy.yaml",
     "newsetl/transform/aliases.yaml",
     "newsetl/load/migrations/script.py.mako",
@@ -148,6 +149,9 @@ def test_the_installed_newsetl_is_the_wheel_never_the_checkout(venv, outside) ->
 def test_the_command_and_prefect_yaml_entrypoint_load_from_the_wheel(venv, outside) -> None:
     workdir, env = outside
     assert "usage: newsetl" in run([venv / "bin" / "newsetl", "--help"], env, workdir)
+    # browse reads its Datasette metadata from the package (on PostgreSQL it prints the views named there)
+    browse = [venv / "bin" / "newsetl", "browse", "--db", "postgresql+psycopg://reader@dbhost/news"]
+    assert "topic_daily" in run(browse, env, workdir)
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     for entrypoint in sorted({d["entrypoint"] for d in deployments}):
         name, source = run([venv / "bin" / "python", "-c", LOAD_ENTRYPOINT, entrypoint], env, workdir).split()
