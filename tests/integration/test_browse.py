@@ -107,11 +107,10 @@ class Browser:
         return response.json()
 
     def rows(self, name: str, **params: str) -> list[dict[str, Any]]:
-        answer = self.get(f"/{self.database}/{name}.json", _shape="objects", **params)
-        return answer["rows"] if isinstance(answer, dict) else answer
+        return self.get(f"/{self.database}/{name}.json", _shape="objects", **params)["rows"]
 
 
-def test_browse_serves_the_views_and_canned_queries_live_and_read_only_and_stops_on_ctrl_c(tmp_path) -> None:
+def test_browse_serves_the_views_and_canned_queries_of_the_live_file_and_stops_on_ctrl_c(tmp_path) -> None:
     database, port = tmp_path / "news.db", free_port()
     url = f"sqlite:///{database}"
     _news_database(url)
