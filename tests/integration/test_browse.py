@@ -92,7 +92,8 @@ def _news_database(url: str) -> None:
 def _article(id: int, source_id: int, day: str, title: str, outcome: str = "ok") -> dict[str, Any]:
     published = datetime.fromisoformat(f"{day}T09:00:00+00:00")
     return {"id": id, "url_key": f"k{id}", "url": f"https://example.org/{id}", "title": title,
-            "outcome": outcome, "authors": [], "published_at": published, "source_id": source_id}  # fmt: skip
+            "outcome": outcome, "authors": [], "published_at": published, "day": published.date(),
+            "source_id": source_id}  # fmt: skip
 
 
 class Browser:
