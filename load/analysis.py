@@ -19,8 +19,8 @@ from datetime import date, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, case, func, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, String, func, literal_column, select, text, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from newsetl.load.models import (
     Article,
@@ -35,6 +35,9 @@ from newsetl.load.models import (
 from newsetl.transform.errors import ConfigError
 
 Period = Literal["day", "week", "month"]
+# 'ok' written into the SQL, not bound: the partial indexes on stored articles serve a query only when its
+# condition is the index's own, and SQLite cannot see that through a parameter.
+STORED = literal_column("'ok'")
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
 
 
@@ -106,44 +109,49 @@ class EvidenceRow:
 
 
 def topic_trend(session: Session, topic: str, filters: Filters) -> list[TrendRow]:
-    """Per period and outlet: articles with `topic`, all articles, and the share (attention)."""
-    topic_ids = _topic_ids(session, topic)
-    hits = select(ArticleTopic.article_id.label("article_id")).where(
-        ArticleTopic.topic_id.in_(topic_ids), ArticleTopic.tagger == filters.tagger, ArticleTopic.passed
+    """Per period and outlet: articles with `topic`, all stored articles, and the share (attention)."""
+    hits = (
+        select(Article.day, Article.source_id, func.count())
+        .select_from(ArticleTopic)
+        .join(Article, Article.id == ArticleTopic.article_id)
+        .where(*_topic_conditions(session, topic, filters.tagger), *_article_conditions(session, filters))
+        .group_by(Article.day, Article.source_id)
     )
-    return _trend(session, hits, filters)
+    return _trend(session, _from_article_index(session, hits), filters)
 
 
 def entity_trend(session: Session, entity: str, filters: Filters) -> list[TrendRow]:
-    """Per period and outlet: articles mentioning `entity` (a canonical name or an alias), all articles,
-    and the share."""
+    """Per period and outlet: articles mentioning `entity` (a canonical name or an alias), all stored
+    articles, and the share."""
     entity_ids = entity_ids_of(session, entity, filters.tagger)
-    hits = select(ArticleEntity.article_id.label("article_id")).where(
-        ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger
+    hits = (
+        select(Article.day, Article.source_id, func.count(func.distinct(ArticleEntity.article_id)))
+        .select_from(ArticleEntity)
+        .join(Article, Article.id == ArticleEntity.article_id)
+        .where(ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger)
+        .where(*_article_conditions(session, filters))
+        .group_by(Article.day, Article.source_id)
     )
-    return _trend(session, hits, filters)
+    return _trend(session, _from_article_index(session, hits), filters)
 
 
 def top_entities(
     session: Session, filters: Filters, top: int, topic: str | None = None, labels: Sequence[str] = ()
 ) -> list[EntityRow]:
     """The entities in the most articles (then mentions), within articles with `topic` if given."""
-    articles = _articles(session, filters)
+    mentions = _mentions(session, filters)
     if topic is not None:
-        articles = articles.join(ArticleTopic, ArticleTopic.article_id == Article.id).where(
-            ArticleTopic.topic_id.in_(_topic_ids(session, topic)),
-            ArticleTopic.tagger == filters.tagger,
-            ArticleTopic.passed,
-        )
-    chosen = articles.with_only_columns(Article.id.label("id")).distinct().subquery()
-    articles_count = func.count(ArticleEntity.article_id)
+        mentions = mentions.join(
+            ArticleTopic,
+            (ArticleTopic.article_id == ArticleEntity.article_id)
+            & (ArticleTopic.tagger == ArticleEntity.tagger),
+        ).where(*_topic_conditions(session, topic, filters.tagger))
+    articles, total = func.count(ArticleEntity.article_id), func.sum(ArticleEntity.count)
     query = (
-        select(Entity.name, Entity.label, articles_count, func.sum(ArticleEntity.count))
-        .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
-        .join(chosen, chosen.c.id == ArticleEntity.article_id)
-        .where(ArticleEntity.tagger == filters.tagger)
+        mentions.join(Entity, Entity.id == ArticleEntity.entity_id)
+        .with_only_columns(Entity.name, Entity.label, articles, total)
         .group_by(Entity.id, Entity.name, Entity.label)
-        .order_by(articles_count.desc(), func.sum(ArticleEntity.count).desc(), Entity.name, Entity.label)
+        .order_by(articles.desc(), total.desc(), Entity.name, Entity.label)
         .limit(top)
     )
     if labels:
@@ -154,20 +162,22 @@ def top_entities(
 def cooccurring(session: Session, entity: str, filters: Filters, top: int) -> list[CooccurrenceRow]:
     """The entities mentioned in the most articles that also mention `entity`."""
     entity_ids = entity_ids_of(session, entity, filters.tagger)
-    base = _articles(session, filters).join(ArticleEntity, ArticleEntity.article_id == Article.id)
     with_entity = (
-        base.where(ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger)
-        .with_only_columns(Article.id.label("id"))
+        _mentions(session, filters)
+        .where(ArticleEntity.entity_id.in_(entity_ids))
+        .with_only_columns(ArticleEntity.article_id.label("id"))
         .distinct()
         .subquery()
     )
     total = session.scalar(select(func.count()).select_from(with_entity)) or 0
-    together = func.count(func.distinct(ArticleEntity.article_id))
+    other = aliased(ArticleEntity)
+    together = func.count()  # one row per article and entity under one version
     query = (
         select(Entity.name, Entity.label, together)
-        .join(ArticleEntity, ArticleEntity.entity_id == Entity.id)
-        .join(with_entity, with_entity.c.id == ArticleEntity.article_id)
-        .where(ArticleEntity.tagger == filters.tagger, Entity.id.not_in(entity_ids))
+        .select_from(with_entity)
+        .join(other, other.article_id == with_entity.c.id)
+        .join(Entity, Entity.id == other.entity_id)
+        .where(other.tagger == filters.tagger, other.entity_id.not_in(entity_ids))
         .group_by(Entity.id, Entity.name, Entity.label)
         .order_by(together.desc(), Entity.name, Entity.label)
         .limit(top)
@@ -250,31 +260,87 @@ def topic_evidence(session: Session, topic: str, filters: Filters, limit: int) -
 
 
 def _trend(session: Session, hits: Select[Any], filters: Filters) -> list[TrendRow]:
-    period = _period(session, filters.by)
-    hit_ids = hits.subquery()
-    with_hit = (Article.id.in_(select(hit_ids.c.article_id))).label("hit")
-    counted = _articles(session, filters).with_only_columns(
-        period.label("period"), Article.source_id.label("source_id"), with_hit
+    """`hits` (day, outlet id, articles) over every stored article of the outlets, by period.
+
+    Counted per day in SQL, each an index range, and bucketed into periods here: naming a week or a month
+    costs a function call per row in SQL, and a year of a large database has half a million article rows
+    but at most days x outlets (day, outlet) rows.
+    """
+    totals = (
+        select(Article.day, Article.source_id, func.count())
+        .where(Article.outcome == STORED, *_article_conditions(session, filters))
+        .group_by(Article.day, Article.source_id)
     )
-    per_article = counted.subquery()
-    hit_count = func.sum(_as_int(per_article.c.hit))
-    query = (
-        select(per_article.c.period, Source.name, hit_count, func.count())
-        .join(Source, Source.id == per_article.c.source_id)
-        .group_by(per_article.c.period, Source.name)
-        .order_by(per_article.c.period, Source.name)
-    )
-    return [
-        TrendRow(str(p), outlet, int(n or 0), int(total), (n or 0) / total)
-        for p, outlet, n, total in session.execute(query)
-    ]
+    # Days as text: a textual query (SQLite's hinted one) gives no DATE type to read them back as.
+    found = {(str(day), source): n for day, source, n in session.execute(hits)}
+    buckets: dict[tuple[str, int], list[int]] = {}
+    for day, source, n in session.execute(totals):
+        if source is None:  # stored before outlets existed, until the next run gives it one
+            continue
+        bucket = buckets.setdefault((period_start(day, filters.by), source), [0, 0])
+        bucket[0] += found.get((str(day), source), 0)
+        bucket[1] += n
+    names = dict(session.execute(select(Source.id, Source.name)).all())
+    rows = [TrendRow(p, names[s], hit, total, hit / total) for (p, s), (hit, total) in buckets.items()]
+    return sorted(rows, key=lambda row: (row.period, row.outlet))
 
 
-def _as_int(flag: Any) -> Any:
-    return case((flag, 1), else_=0)
+def _from_article_index(session: Session, hits: Select[Any]) -> Any:
+    """`hits`, reading each article's day and outlet from ix_articles_stored_id, never from its row.
+
+    SQLite would look each article up by its primary key, the row itself, and walk past its text to reach
+    `day` and `source_id` (ten times slower on a million articles); it takes the index only when told, in
+    its own syntax (INDEXED BY), which SQLAlchemy cannot place. PostgreSQL picks the index itself.
+    """
+    stored = hits.where(Article.outcome == STORED)  # the index holds stored articles only
+    if _dialect(session) != "sqlite":
+        return stored
+    sql = str(stored.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+    hinted = sql.replace("JOIN articles ON", "JOIN articles INDEXED BY ix_articles_stored_id ON", 1)
+    if hinted == sql:  # a change to the query above lost the join this relies on
+        raise RuntimeError(f"no join to articles to hint in: {sql}")
+    return text(hinted)
+
+
+def period_start(day: date | str, by: Period) -> str:
+    """The first day of `day`'s period, 'YYYY-MM-DD': the day, its week's Monday, its month's first."""
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    if by == "week":
+        day -= timedelta(days=day.weekday())
+    elif by == "month":
+        day = day.replace(day=1)
+    return day.isoformat()
 
 
 # --- what every question counts --------------------------------------------------------------------------
+
+
+def _article_conditions(session: Session, filters: Filters) -> list[ColumnElement[bool]]:
+    """The date range and outlets asked for, on `articles`."""
+    conditions = []
+    if filters.since is not None:
+        conditions.append(Article.day >= filters.since)
+    if filters.until is not None:
+        conditions.append(Article.day <= filters.until)
+    if filters.sources:
+        conditions.append(Article.source_id.in_(source_ids_of(session, filters.sources)))
+    return conditions
+
+
+def _topic_conditions(session: Session, topic: str, tagger: str) -> list[ColumnElement[bool]]:
+    """Rows of `article_topics` that assign `topic` under `tagger`."""
+    topic_ids = _topic_ids(session, topic)
+    return [ArticleTopic.topic_id.in_(topic_ids), ArticleTopic.tagger == tagger, ArticleTopic.passed]
+
+
+def _mentions(session: Session, filters: Filters) -> Select[Any]:
+    """Entity rows of the version, joined to their articles only when a date range or outlet asks to
+    (a row exists only for a stored article the version tagged)."""
+    query = select(ArticleEntity.article_id).where(ArticleEntity.tagger == filters.tagger)
+    conditions = _article_conditions(session, filters)
+    if conditions:
+        query = query.join(Article, Article.id == ArticleEntity.article_id).where(*conditions)
+    return query
 
 
 def _articles(session: Session, filters: Filters) -> Select[Any]:
@@ -284,13 +350,7 @@ def _articles(session: Session, filters: Filters) -> Select[Any]:
         .join(ArticleTagging, ArticleTagging.article_id == Article.id)
         .where(ArticleTagging.tagger == filters.tagger, Article.outcome == "ok")
     )
-    if filters.since is not None:
-        query = query.where(Article.day >= filters.since)
-    if filters.until is not None:
-        query = query.where(Article.day <= filters.until)
-    if filters.sources:
-        query = query.where(Article.source_id.in_(source_ids_of(session, filters.sources)))
-    return query
+    return query.where(*_article_conditions(session, filters))
 
 
 def _period(session: Session, by: Period) -> ColumnElement[Any]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -157,6 +158,21 @@ class Article(Base):
     # The UTC day the article is counted on: its publication day, else the day it was first stored. A
     # column, not an expression over the two, so that period queries use one index alike on both databases.
     day: Mapped[date | None] = mapped_column(Date, index=True)
+
+    __table_args__ = (
+        # Period queries count stored articles per day and outlet, and look up the day and outlet of the
+        # articles a topic or an entity is in: both from these indexes alone, never from the rows, whose
+        # text (stored before `day` and `source_id`) SQLite would have to walk past. Partial: only stored
+        # articles count.
+        Index(
+            "ix_articles_stored_day", "day", "source_id",
+            sqlite_where=text("outcome = 'ok'"), postgresql_where=text("outcome = 'ok'"),
+        ),
+        Index(
+            "ix_articles_stored_id", "id", "day", "source_id",
+            sqlite_where=text("outcome = 'ok'"), postgresql_where=text("outcome = 'ok'"),
+        ),
+    )  # fmt: skip
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     language: Mapped[str | None] = mapped_column(StoredString(16))
     # The character encoding the page was decoded with (HTTP charset, then <meta>, then detection).
@@ -249,8 +265,10 @@ class ArticleEntity(Base):
     its count, so a resolution can be undone."""
 
     __tablename__ = "article_entities"
+    # An entity's articles under one version, from the index alone (trends, co-occurrence).
+    __table_args__ = (Index("ix_article_entities_entity_tagger", "entity_id", "tagger", "article_id"),)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
-    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True, index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True)
     tagger: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     first_offset: Mapped[int] = mapped_column(Integer)
@@ -273,8 +291,10 @@ class ArticleTopic(Base):
     when a strong term hit, so a reader can trade precision for recall at query time."""
 
     __tablename__ = "article_topics"
+    # A topic's articles under one version, from the index alone (trends).
+    __table_args__ = (Index("ix_article_topics_topic_tagger", "topic_id", "tagger", "passed", "article_id"),)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
-    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True, index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True)
     tagger: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
     score: Mapped[float] = mapped_column(Float)
     evidence: Mapped[str | None] = mapped_column(StoredText)

@@ -143,7 +143,16 @@ def _check_views_and_queries(browser: Browser) -> None:
     assert sorted(tuple(r.values()) for r in browser.rows("topic_daily")) == [
         ("2024-02-10", "v1", "ceasefire", 1, "Example News", 1, 1, 1.0),
         ("2024-02-10", "v2", "ceasefire", 1, "Example News", 1, 1, 1.0),
-        ("2024-02-11", "v1", "ceasefire", 2, "Other Post", 1, 1, 1.0),
+        (
+            "2024-02-11",
+            "v1",
+            "ceasefire",
+            2,
+            "Other Post",
+            1,
+            2,
+            0.5,
+        ),  # of its stored articles, tagged or not
     ]
     for view in views:
         assert browser.rows(view), view
@@ -152,7 +161,7 @@ def _check_views_and_queries(browser: Browser) -> None:
     assert queries == {"attention_by_month", "mentioned_with", "latest_with_topic", "outlets_per_day"}
     assert browser.rows("attention_by_month", topic="ceasefire") == [
         {"month": "2024-02", "outlet": "Example News", "articles": 1, "outlet_articles": 1, "attention": 1.0},
-        {"month": "2024-02", "outlet": "Other Post", "articles": 0, "outlet_articles": 1, "attention": 0.0},
+        {"month": "2024-02", "outlet": "Other Post", "articles": 0, "outlet_articles": 2, "attention": 0.0},
         {"month": "2024-03", "outlet": "Example News", "articles": 0, "outlet_articles": 1, "attention": 0.0},
     ]
     assert browser.rows("mentioned_with", entity="IDF") == [
