@@ -33,7 +33,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from newsetl.load import analysis
+from newsetl.load import analysis, rollups
 from newsetl.load.analysis import Filters
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
@@ -216,8 +216,10 @@ def build_sqlite(path: Path, articles: int) -> None:
         db.executemany(f"INSERT INTO article_entities ({ENTITY_COLUMNS}) VALUES ({_marks(5)})", entity_rows)
         db.commit()
         _progress("sqlite", number * CHUNK, articles)
+    db.close()
+    _count_per_day(make_engine(f"sqlite:///{path}"))
+    db = sqlite3.connect(path)
     db.execute("ANALYZE")
-    db.commit()
     db.close()
 
 
@@ -279,8 +281,16 @@ def build_postgres(url: str, articles: int) -> None:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 )
         db.commit()
+    _count_per_day(engine)
+    with engine.raw_connection().driver_connection as db:
         db.autocommit = True
         db.execute("VACUUM ANALYZE")
+
+
+def _count_per_day(engine: Engine) -> None:
+    """The per-day counts the store keeps as it loads (load/rollups.py), for rows loaded around it."""
+    with Session(engine) as session, session.begin():
+        rollups.rebuild(session)
 
 
 def _copy(cursor: Any, target: str, rows: list[tuple]) -> None:

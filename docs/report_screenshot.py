@@ -23,6 +23,7 @@ from playwright.sync_api import Route, sync_playwright
 from sqlalchemy import insert
 
 from newsetl.flows.cli import main
+from newsetl.load import rollups
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import prepare
 from newsetl.load.models import Article, ArticleEntity, ArticleTagging, ArticleTopic, Entity, Source, Topic
@@ -99,6 +100,7 @@ def build(url: str, rng: random.Random) -> None:
         db.execute(insert(ArticleTagging), rows["taggings"])
         db.execute(insert(ArticleTopic), rows["topics"])
         db.execute(insert(ArticleEntity), rows["entities"])
+        rollups.rebuild(db)  # the per-day counts the store keeps as it loads
     engine.dispose()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from newsetl.load.outlets import OutletClaim, assign_outlets, orphans
+from newsetl.load.outlets import OutletClaim, adopt, orphans
 from newsetl.transform.urls import outlet_domain
 
 ORPHAN_BATCH = 2000
@@ -36,4 +36,4 @@ def _adopt_batch(session: Session, after_id: int) -> tuple[int, int | None]:
     claims = [
         OutletClaim(o.article_id, o.named_source_id, outlet_domain(o.final_url or o.url)) for o in batch
     ]
-    return assign_outlets(session, claims), (batch[-1].article_id if batch else None)
+    return adopt(session, claims), (batch[-1].article_id if batch else None)

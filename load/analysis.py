@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, func, literal_column, select, text, type_coerce
+from sqlalchemy import ColumnElement, Select, String, column, func, literal_column, select, text, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from newsetl.load.models import (
@@ -29,8 +29,10 @@ from newsetl.load.models import (
     ArticleTopic,
     Entity,
     EntityAlias,
+    OutletDayCount,
     Source,
     Topic,
+    TopicDayCount,
 )
 from newsetl.transform.errors import ConfigError
 
@@ -110,14 +112,14 @@ class EvidenceRow:
 
 def topic_trend(session: Session, topic: str, filters: Filters) -> list[TrendRow]:
     """Per period and outlet: articles with `topic`, all stored articles, and the share (attention)."""
+    counts = TopicDayCount
     hits = (
-        select(Article.day, Article.source_id, func.count())
-        .select_from(ArticleTopic)
-        .join(Article, Article.id == ArticleTopic.article_id)
-        .where(*_topic_conditions(session, topic, filters.tagger), *_article_conditions(session, filters))
-        .group_by(Article.day, Article.source_id)
+        select(counts.day, counts.source_id, func.sum(counts.articles).label("articles"))
+        .where(counts.topic_id.in_(_topic_ids(session, topic)), counts.tagger == filters.tagger)
+        .where(*_day_conditions(session, counts, filters))
+        .group_by(counts.day, counts.source_id)
     )
-    return _trend(session, _from_article_index(session, hits), filters)
+    return _trend(session, hits, filters)
 
 
 def entity_trend(session: Session, entity: str, filters: Filters) -> list[TrendRow]:
@@ -125,7 +127,11 @@ def entity_trend(session: Session, entity: str, filters: Filters) -> list[TrendR
     articles, and the share."""
     entity_ids = entity_ids_of(session, entity, filters.tagger)
     hits = (
-        select(Article.day, Article.source_id, func.count(func.distinct(ArticleEntity.article_id)))
+        select(
+            Article.day,
+            Article.source_id,
+            func.count(func.distinct(ArticleEntity.article_id)).label("articles"),
+        )
         .select_from(ArticleEntity)
         .join(Article, Article.id == ArticleEntity.article_id)
         .where(ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger)
@@ -259,30 +265,28 @@ def topic_evidence(session: Session, topic: str, filters: Filters, limit: int) -
 # --- trends ----------------------------------------------------------------------------------------------
 
 
-def _trend(session: Session, hits: Select[Any], filters: Filters) -> list[TrendRow]:
-    """`hits` (day, outlet id, articles) over every stored article of the outlets, by period.
+def _trend(session: Session, hits: Any, filters: Filters) -> list[TrendRow]:
+    """`hits` (day, source_id, articles) over every stored article of the outlets, per period and outlet.
 
-    Counted per day in SQL, each an index range, and bucketed into periods here: naming a week or a month
-    costs a function call per row in SQL, and a year of a large database has half a million article rows
-    but at most days x outlets (day, outlet) rows.
+    The stored articles per day and outlet are kept counted (load/rollups.py): a year of a large database
+    has half a million articles but at most days x outlets counts, and the periods are made in SQL, so
+    that only a row per period and outlet comes back.
     """
-    totals = (
-        select(Article.day, Article.source_id, func.count())
-        .where(Article.outcome == STORED, *_article_conditions(session, filters))
-        .group_by(Article.day, Article.source_id)
+    totals = OutletDayCount
+    per_day = hits.subquery()
+    period = _period(session, filters.by, totals.day).label("period")
+    found = func.coalesce(func.sum(per_day.c.articles), 0)
+    query = (
+        select(period, Source.name, found, func.sum(totals.articles))
+        .select_from(totals)
+        .join(Source, Source.id == totals.source_id)
+        .outerjoin(per_day, (per_day.c.day == totals.day) & (per_day.c.source_id == totals.source_id))
+        .where(*_day_conditions(session, totals, filters))
+        .group_by(period, Source.name)
+        .order_by(period, Source.name)
     )
-    # Days as text: a textual query (SQLite's hinted one) gives no DATE type to read them back as.
-    found = {(str(day), source): n for day, source, n in session.execute(hits)}
-    buckets: dict[tuple[str, int], list[int]] = {}
-    for day, source, n in session.execute(totals):
-        if source is None:  # stored before outlets existed, until the next run gives it one
-            continue
-        bucket = buckets.setdefault((period_start(day, filters.by), source), [0, 0])
-        bucket[0] += found.get((str(day), source), 0)
-        bucket[1] += n
-    names = dict(session.execute(select(Source.id, Source.name)).all())
-    rows = [TrendRow(p, names[s], hit, total, hit / total) for (p, s), (hit, total) in buckets.items()]
-    return sorted(rows, key=lambda row: (row.period, row.outlet))
+    counts = [(str(p), outlet, int(n), int(total)) for p, outlet, n, total in session.execute(query)]
+    return [TrendRow(p, outlet, n, total, n / total) for p, outlet, n, total in counts]  # sums: Decimal on PG
 
 
 def _from_article_index(session: Session, hits: Select[Any]) -> Any:
@@ -299,17 +303,7 @@ def _from_article_index(session: Session, hits: Select[Any]) -> Any:
     hinted = sql.replace("JOIN articles ON", "JOIN articles INDEXED BY ix_articles_stored_id ON", 1)
     if hinted == sql:  # a change to the query above lost the join this relies on
         raise RuntimeError(f"no join to articles to hint in: {sql}")
-    return text(hinted)
-
-
-def period_start(day: date | str, by: Period) -> str:
-    """The first day of `day`'s period, 'YYYY-MM-DD': the day, its week's Monday, its month's first."""
-    day = date.fromisoformat(day) if isinstance(day, str) else day
-    if by == "week":
-        day -= timedelta(days=day.weekday())
-    elif by == "month":
-        day = day.replace(day=1)
-    return day.isoformat()
+    return text(hinted).columns(*(column(c.name, c.type) for c in stored.selected_columns))
 
 
 # --- what every question counts --------------------------------------------------------------------------
@@ -324,6 +318,18 @@ def _article_conditions(session: Session, filters: Filters) -> list[ColumnElemen
         conditions.append(Article.day <= filters.until)
     if filters.sources:
         conditions.append(Article.source_id.in_(source_ids_of(session, filters.sources)))
+    return conditions
+
+
+def _day_conditions(session: Session, counts: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    """The date range and outlets asked for, on a per-day count table (load/rollups.py)."""
+    conditions = []
+    if filters.since is not None:
+        conditions.append(counts.day >= filters.since)
+    if filters.until is not None:
+        conditions.append(counts.day <= filters.until)
+    if filters.sources:
+        conditions.append(counts.source_id.in_(source_ids_of(session, filters.sources)))
     return conditions
 
 
@@ -353,16 +359,16 @@ def _articles(session: Session, filters: Filters) -> Select[Any]:
     return query.where(*_article_conditions(session, filters))
 
 
-def _period(session: Session, by: Period) -> ColumnElement[Any]:
-    """The first day of the article's period, as 'YYYY-MM-DD' text on both dialects."""
+def _period(session: Session, by: Period, day_column: Any = Article.day) -> ColumnElement[Any]:
+    """The first day of the period of a day (the article's by default), as 'YYYY-MM-DD' text on both."""
     if _dialect(session) == "sqlite":  # a DATE is 'YYYY-MM-DD' text there
-        day = type_coerce(Article.day, String)
+        day = type_coerce(day_column, String)
         if by == "day":
             return day
         if by == "week":  # back to Monday: to the next Sunday (or this one), then six days back
             return func.date(day, "weekday 0", "-6 days")
         return func.strftime("%Y-%m-01", day)
-    return func.to_char(func.date_trunc(by, Article.day), "YYYY-MM-DD")
+    return func.to_char(func.date_trunc(by, day_column), "YYYY-MM-DD")
 
 
 def _dialect(session: Session) -> str:

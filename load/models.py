@@ -301,5 +301,26 @@ class ArticleTopic(Base):
     passed: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
+class OutletDayCount(Base):
+    """Stored articles per day and outlet, kept as they are stored (load/rollups.py): what a trend divides
+    by, read without counting half a million articles."""
+
+    __tablename__ = "outlet_day_counts"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer)
+
+
+class TopicDayCount(Base):
+    """Stored articles per day and outlet with a topic that passed, per tagger version (load/rollups.py)."""
+
+    __tablename__ = "topic_day_counts"
+    tagger: Mapped[str] = mapped_column(StoredString(200), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer)
+
+
 # Feed health reads a feed's polls in time order.
 Index("ix_feed_fetches_feed_time", FeedFetch.feed_id, FeedFetch.fetched_at)

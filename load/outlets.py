@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from newsetl.load import rollups
 from newsetl.load.models import Article, Feed, FeedItem, Source
 from newsetl.load.rows import as_stored, chunks, dialect_insert
 from newsetl.transform.errors import ConfigError
@@ -93,6 +94,14 @@ def feed_sources(session: Session, feed_ids: Iterable[int]) -> dict[int, int]:
         query = select(Feed.id, Feed.source_id).where(Feed.id.in_(chunk), Feed.source_id.is_not(None))
         found.update(session.execute(query).all())
     return found
+
+
+def adopt(session: Session, claims: Sequence[OutletClaim]) -> int:
+    """`assign_outlets` for articles stored before outlets existed, which are counted in the per-day
+    counts (load/rollups.py) only now that they have one."""
+    adopted = assign_outlets(session, claims)
+    rollups.count_adopted_articles(session, [claim.article_id for claim in claims])
+    return adopted
 
 
 def assign_outlets(session: Session, claims: Sequence[OutletClaim]) -> int:

@@ -61,10 +61,18 @@ def insert_ignoring_duplicates(
     session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
 ) -> int:
     """Insert rows in key order, skipping those already there; returns how many were inserted."""
+    return len(insert_new(session, model, rows, keys))
+
+
+def insert_new(
+    session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]
+) -> list[tuple[Any, ...]]:
+    """Insert rows in key order, skipping those already there; returns the keys of those inserted."""
     if not rows:
-        return 0
+        return []
     unique = sorted(
         {tuple(r[k] for k in keys): r for r in rows}.values(), key=lambda r: tuple(r[k] for k in keys)
     )
     stmt = dialect_insert(session, model).on_conflict_do_nothing(index_elements=keys)
-    return len(session.execute(stmt.returning(*[model.__table__.c[k] for k in keys]), unique).all())
+    returned = session.execute(stmt.returning(*[model.__table__.c[k] for k in keys]), unique)
+    return [tuple(row) for row in returned]

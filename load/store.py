@@ -19,6 +19,7 @@ from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from newsetl.load import rollups
 from newsetl.load.models import (
     Article,
     Feed,
@@ -273,6 +274,7 @@ def _load_pages(
     _upsert_feed_items(session, [_feed_item_row(ids[p.url_key], li) for p in pages for li in p.listings])
     assign_outlets(session, _outlet_claims(session, pages, ids))
     tagged = [p for p in pages if p.outcome == Outcome.OK and p.url_key in written]
+    rollups.count_stored_articles(session, [written[p.url_key] for p in tagged])  # stored just now, once
     tags = store_taggings(
         session, [(written[p.url_key], p.tagging) for p in tagged if p.tagging], taxonomy_version
     )

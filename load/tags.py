@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
+from newsetl.load import rollups
 from newsetl.load.models import (
     Article,
     ArticleEntity,
@@ -26,7 +27,14 @@ from newsetl.load.models import (
     EntityAlias,
     Topic,
 )
-from newsetl.load.rows import as_stored, chunks, dialect_insert, insert_ignoring_duplicates, upsert_named
+from newsetl.load.rows import (
+    as_stored,
+    chunks,
+    dialect_insert,
+    insert_ignoring_duplicates,
+    insert_new,
+    upsert_named,
+)
 from newsetl.transform.records import AliasEntry, EntityCount, Outcome, Tagging
 
 PERSON = "PERSON"
@@ -201,7 +209,10 @@ def _store_topics(session: Session, tagged: Sequence[tuple[int, Tagging]], versi
         }
         for aid, tagger, hit in hits
     ]
-    return insert_ignoring_duplicates(session, ArticleTopic, rows, ["article_id", "topic_id", "tagger"])
+    inserted = set(insert_new(session, ArticleTopic, rows, ["article_id", "topic_id", "tagger"]))
+    passed = [(r["article_id"], r["topic_id"], r["tagger"]) for r in rows if r["passed"]]
+    rollups.count_new_topics(session, [key for key in passed if key in inserted])
+    return len(inserted)
 
 
 # --- retagging -------------------------------------------------------------------------------------------
@@ -309,6 +320,7 @@ def prune_taggers(session: Session, keep: str) -> dict[str, int]:
     for model in (ArticleEntity, ArticleTopic, ArticleTagging):
         result = session.execute(delete(model).where(model.tagger != keep))
         deleted[model.__tablename__] = result.rowcount or 0
+    rollups.forget_taggers(session, keep)
     return deleted
 
 

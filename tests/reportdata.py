@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, insert
 
+from newsetl.load import rollups
 from newsetl.load.migrate import prepare
 from newsetl.load.models import (
     Article,
@@ -110,6 +111,7 @@ def build(engine: Engine) -> None:
                 for a, e, n, tg in ARTICLE_ENTITIES
             ],
         )
+        rollups.rebuild(db)  # the per-day counts the store keeps as it loads
 
 
 def _article(

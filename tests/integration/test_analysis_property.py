@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, delete, insert, text
 from sqlalchemy.orm import Session
 
-from newsetl.load import analysis
+from newsetl.load import analysis, rollups
 from newsetl.load.analysis import Filters
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
@@ -25,8 +25,10 @@ from newsetl.load.models import (
     ArticleTopic,
     Entity,
     EntityAlias,
+    OutletDayCount,
     Source,
     Topic,
+    TopicDayCount,
 )
 from tests.databases import fresh_database
 
@@ -126,6 +128,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def _fill(engine: Engine, articles: list[FakeArticle]) -> None:
     with Session(engine) as session, session.begin():
         for table in (
+            OutletDayCount,
+            TopicDayCount,
             ArticleTopic,
             ArticleEntity,
             ArticleTagging,
@@ -150,6 +154,9 @@ def _fill(engine: Engine, articles: list[FakeArticle]) -> None:
         )
         for i, article in enumerate(articles, start=1):
             _insert_article(session, i, article)
+        # The per-day counts the store keeps as it goes, computed from the rows (tests/integration/
+        # test_rollups.py holds the kept ones to this).
+        rollups.rebuild(session)
 
 
 def _insert_article(session: Session, article_id: int, article: FakeArticle) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.flows.browse import datasette, view_names
 from newsetl.flows.cli import main
+from newsetl.load import rollups
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
 from newsetl.load.models import (
@@ -86,6 +87,7 @@ def _news_database(url: str) -> None:
             [{"article_id": article, "entity_id": entity, "tagger": tagger, "count": 2, "first_offset": 0}
              for (tagger, article), entities in mentions.items() for entity in entities],
         )  # fmt: skip
+        rollups.rebuild(session)  # the per-day counts the store keeps as it loads
     engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from newsetl.flows.cli import main
+from newsetl.load import rollups
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import head_revision
 from newsetl.transform.urls import url_key
@@ -311,6 +312,7 @@ def _tagged_database(url: str) -> None:
                 for e in (1, 2)
             ],
         )
+        rollups.rebuild(session)  # the per-day counts the store keeps as it loads
 
 
 def test_query_commands_answer_in_each_format_and_an_empty_answer_is_an_empty_table(tmp_path, capsys) -> None:

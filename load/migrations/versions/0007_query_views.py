@@ -107,6 +107,7 @@ def upgrade() -> None:
     op.execute(f"UPDATE articles SET day = {_day_value('coalesce(published_at, first_seen_at)')}")
     op.create_index(op.f("ix_articles_day"), "articles", ["day"], unique=False)
     _create_query_indexes()
+    _create_day_counts()
     for name, query in _definitions().items():
         op.execute(f"CREATE VIEW {name} AS {query}")
 
@@ -127,10 +128,52 @@ def _create_query_indexes() -> None:
     )
 
 
+def _create_day_counts() -> None:
+    """The per-day counts trends read (load/rollups.py keeps them), filled from the rows there are."""
+    op.create_table(
+        "outlet_day_counts",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("articles", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_outlet_day_counts_source_id_sources")
+        ),
+        sa.PrimaryKeyConstraint("day", "source_id", name=op.f("pk_outlet_day_counts")),
+    )
+    op.create_table(
+        "topic_day_counts",
+        sa.Column("tagger", sa.String(length=200), nullable=False),
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("articles", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_topic_day_counts_source_id_sources")
+        ),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topics.id"], name=op.f("fk_topic_day_counts_topic_id_topics")
+        ),
+        sa.PrimaryKeyConstraint("tagger", "topic_id", "day", "source_id", name=op.f("pk_topic_day_counts")),
+    )
+    counted = "a.outcome = 'ok' AND a.source_id IS NOT NULL AND a.day IS NOT NULL"
+    op.execute(
+        "INSERT INTO outlet_day_counts (day, source_id, articles) "
+        f"SELECT a.day, a.source_id, count(*) FROM articles a WHERE {counted} GROUP BY a.day, a.source_id"
+    )
+    op.execute(
+        "INSERT INTO topic_day_counts (tagger, topic_id, day, source_id, articles) "
+        "SELECT t.tagger, t.topic_id, a.day, a.source_id, count(*) "
+        f"FROM article_topics t JOIN articles a ON a.id = t.article_id WHERE t.passed AND {counted} "
+        "GROUP BY t.tagger, t.topic_id, a.day, a.source_id"
+    )
+
+
 def downgrade() -> None:
     """Downgrade schema."""
     for name in reversed(VIEWS):
         op.execute(f"DROP VIEW IF EXISTS {name}")
+    op.drop_table("topic_day_counts")
+    op.drop_table("outlet_day_counts")
     op.drop_index("ix_article_entities_entity_tagger", table_name="article_entities")
     op.create_index("ix_article_entities_entity_id", "article_entities", ["entity_id"])
     op.drop_index("ix_article_topics_topic_tagger", table_name="article_topics")
