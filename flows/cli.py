@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsetl.extract.errors import ConfigError, NewsetlError
 from newsetl.flows import admin
+from newsetl.flows.exportcli import add_export_commands
 from newsetl.flows.feedlist import read_feed_file
 from newsetl.flows.querycli import QueryContext, add_query_commands
 from newsetl.flows.report import add_report_command
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_commands(commands, QueryContext(_query_database, _current_tagger))
     add_report_command(commands, QueryContext(_query_database, _current_tagger))
     _add_browse(commands)
+    add_export_commands(commands, QueryContext(_query_database, _current_tagger))
     return parser
 
 

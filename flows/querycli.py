@@ -96,19 +96,24 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from None
 
 
+def filters_of(args: argparse.Namespace, context: QueryContext) -> Filters:
+    """The Filters the options of `filter_options` (and --by, where a command has it) ask for."""
+    return Filters(
+        tagger=args.tagger or context.current_tagger(args),
+        since=args.since,
+        until=args.until,
+        sources=tuple(args.source),
+        by=getattr(args, "by", "day"),
+    )
+
+
 Query = Callable[[Session, argparse.Namespace, Filters], Sequence[Any]]
 
 
 def _handler(query: Query, context: QueryContext) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         engine = context.database(args)
-        filters = Filters(
-            tagger=args.tagger or context.current_tagger(args),
-            since=args.since,
-            until=args.until,
-            sources=tuple(args.source),
-            by=getattr(args, "by", "day"),
-        )
+        filters = filters_of(args, context)
         with Session(read_only(engine)) as session:
             analysis.check_tagger(session, filters.tagger)
             rows = query(session, args, filters)
