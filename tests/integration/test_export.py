@@ -292,6 +292,17 @@ def _exported(db: str, tmp_path: Path, table: str, fmt: str, *options: str) -> P
     return out
 
 
+def test_days_and_times_are_utc_whatever_the_time_zone_of_the_postgresql_session(database_url, db, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite sessions have no time zone")
+    in_tokyo = db + "?options=-c%20timezone%3DAsia%2FTokyo"  # article 6, 23:59:59 UTC, is the 16th there
+    for fmt in FORMATS:
+        out = tmp_path / f"tokyo.{fmt}"
+        assert _export(in_tokyo, out, "articles", fmt) == 0
+        assert _read_back(out, fmt) == (HEADERS["articles"], _as_written(_articles(), fmt))
+    assert _ids(_exported(in_tokyo, tmp_path, "topics", "csv", "--until", "2026-01-15")) == [1, 1, 6]
+
+
 # --- filters ---------------------------------------------------------------------------------------------
 
 
