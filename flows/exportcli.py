@@ -80,8 +80,9 @@ def _handler(source: Source, context: QueryContext) -> Callable[[argparse.Namesp
                 table = source(session, args, filters)
                 rows = write_export(table, args.format, args.out, shown.update if shown else _nothing)
         except KeyboardInterrupt:
+            line_end = "\n" if shown else ""  # below the progress line
             left = "" if args.out == STDOUT else f"; nothing written to {args.out}"
-            print(f"\nnewsetl: export interrupted{left}", file=sys.stderr)
+            print(f"{line_end}newsetl: export interrupted{left}", file=sys.stderr)
             return EXIT_INTERRUPTED
         except BrokenPipeError:  # `newsetl export ... --out - | head`: the reader has all it wanted
             _silence_stdout()

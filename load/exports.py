@@ -227,7 +227,10 @@ def _batches(
         for partition in result.partitions():
             yield [convert(row) for row in partition]
     finally:
-        result.close()  # an export stopped halfway releases its cursor at once
+        # An export stopped halfway releases its cursor at once; unless Ctrl-C came while the driver was
+        # fetching, which SQLAlchemy answers by closing the connection, cursor and all.
+        if not connection.invalidated:
+            result.close()
 
 
 def _json_text(column: Any) -> ColumnElement[str]:

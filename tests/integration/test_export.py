@@ -384,10 +384,12 @@ def test_csv_goes_to_stdout_with_a_dash_and_parquet_there_exits_2(db, tmp_path, 
     assert b"cannot go to stdout; give --out FILE" in capsysbinary.readouterr().err
 
 
-def test_an_out_in_a_missing_folder_exits_2_before_reading(db, tmp_path, capsys) -> None:
+def test_an_out_in_a_missing_folder_or_naming_a_folder_exits_2(db, tmp_path, capsys) -> None:
     assert _export(db, tmp_path / "no" / "such" / "t.csv", "topics", "csv") == 2
     line = capsys.readouterr().err.strip()
-    assert "cannot write" in line and "fix --out" in line
+    assert "cannot write" in line and "No such file or directory; fix --out" in line
+    assert _export(db, tmp_path, "topics", "parquet") == 2
+    assert "is a folder; give --out a file name" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
