@@ -94,6 +94,7 @@ def _article_rows(start: int, stop: int) -> Iterator[dict[str, object]]:
             "id": i, "url_key": f"{i:064x}", "url": f"https://outlet{i % OUTLETS}.example/news/{i}",
             "canonical_url": None, "title": f"Article {i}: talks resume", "authors": ["A. Writer"],
             "published_at": published, "first_seen_at": (published or FIRST_DAY) + timedelta(hours=1),
+            "day": (published or FIRST_DAY + timedelta(hours=1)).date(),
             "language": "en", "text": body, "outcome": "ok", "source_id": 1 + i % OUTLETS,
         }  # fmt: skip
 

@@ -292,9 +292,8 @@ def _exported(db: str, tmp_path: Path, table: str, fmt: str, *options: str) -> P
     return out
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite sessions have no time zone
 def test_days_and_times_are_utc_whatever_the_time_zone_of_the_postgresql_session(database_url, db, tmp_path):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite sessions have no time zone")
     in_tokyo = db + "?options=-c%20timezone%3DAsia%2FTokyo"  # article 6, 23:59:59 UTC, is the 16th there
     for fmt in FORMATS:
         out = tmp_path / f"tokyo.{fmt}"
@@ -474,9 +473,10 @@ def test_memory_stays_that_of_one_batch_however_many_rows(tmp_path, fmt) -> None
     assert large_peak < small_peak * 1.2 + 100_000, (small_peak, large_peak)
 
 
+@pytest.mark.parametrize(
+    "database_url", ["postgresql"], indirect=True
+)  # a server-side cursor is PostgreSQL's
 def test_postgresql_reads_through_a_server_side_cursor(database_url, db) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a server-side cursor is PostgreSQL's")
     with Session(read_only(make_engine(db))) as session:
         table = exports.topics(session, Filters(TAGGER), batch_size=1)
         assert len(next(table.batches)) == 1
