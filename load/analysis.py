@@ -311,18 +311,12 @@ def _from_article_index(session: Session, hits: Select[Any]) -> Any:
 
 def _article_conditions(session: Session, filters: Filters) -> list[ColumnElement[bool]]:
     """The date range and outlets asked for, on `articles`."""
-    conditions = []
-    if filters.since is not None:
-        conditions.append(Article.day >= filters.since)
-    if filters.until is not None:
-        conditions.append(Article.day <= filters.until)
-    if filters.sources:
-        conditions.append(Article.source_id.in_(source_ids_of(session, filters.sources)))
-    return conditions
+    return _day_conditions(session, Article, filters)
 
 
 def _day_conditions(session: Session, counts: Any, filters: Filters) -> list[ColumnElement[bool]]:
-    """The date range and outlets asked for, on a per-day count table (load/rollups.py)."""
+    """The date range and outlets asked for, on a table with `day` and `source_id` (`articles`, or a
+    per-day count table of load/rollups.py)."""
     conditions = []
     if filters.since is not None:
         conditions.append(counts.day >= filters.since)
