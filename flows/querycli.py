@@ -1,4 +1,5 @@
-"""`newsetl trends`, `entities`, `cooccur`: the database's answers at a prompt, as a table, CSV or JSON.
+"""`newsetl trends`, `entities`, `cooccur`, `search`: the database's answers at a prompt, as a table, CSV or
+JSON.
 
 Every command counts under one tagger version: the one the current settings tag with (pipeline, taxonomy,
 aliases), unless `--tagger` names another stored one, so a series never mixes two definitions. An empty
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from newsetl.load import analysis
+from newsetl.load import analysis, search
 from newsetl.load.analysis import PERIODS, Filters
 from newsetl.load.db import read_only
 
@@ -56,11 +57,15 @@ def add_query_commands(commands: Any, context: QueryContext) -> None:
         "cooccur", help="the entities mentioned in the most articles with an entity"
     )
     cooccur.add_argument("--entity", metavar="NAME", required=True, help="a canonical name or alias")
-    for parser in (entities, cooccur):
+    finder = commands.add_parser("search", help="articles matching words and phrases, best first")
+    finder.add_argument(
+        "query", nargs="+", metavar="QUERY", help='words, "phrases", -excluded, OR between alternatives'
+    )
+    for parser in (entities, cooccur, finder):
         parser.add_argument(
             "--top", type=int, default=DEFAULT_TOP, metavar="N", help=f"how many ({DEFAULT_TOP})"
         )
-    handlers = {trends: _trends, entities: _entities, cooccur: _cooccur}
+    handlers = {trends: _trends, entities: _entities, cooccur: _cooccur, finder: _search}
     for parser, handler in handlers.items():
         _common_options(parser)
         parser.set_defaults(handler=_handler(handler, context))
@@ -139,6 +144,11 @@ def _cooccur(session: Session, args: argparse.Namespace, filters: Filters) -> Se
     return analysis.cooccurring(session, args.entity, filters, args.top)
 
 
+def _search(session: Session, args: argparse.Namespace, filters: Filters) -> Sequence[Any]:
+    _check_top(args.top)
+    return search.search(session, " ".join(args.query), filters, args.top)
+
+
 def _check_top(top: int) -> None:
     if top < 1:
         raise analysis.UnknownName("--top must be 1 or more")
@@ -149,6 +159,7 @@ def _row_type(query: Query) -> type:
         _trends: analysis.TrendRow,
         _entities: analysis.EntityRow,
         _cooccur: analysis.CooccurrenceRow,
+        _search: search.SearchHit,
     }[query]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -362,3 +363,24 @@ def test_a_query_under_a_version_that_tagged_nothing_exits_2_naming_the_stored_o
     assert main(["entities", *db]) == 2  # the current settings' version tagged nothing here
     line = _one_error_line(capsys)
     assert "run `newsetl retag`" in line and "stored versions: v1" in line
+
+
+def test_search_answers_in_json_or_as_an_empty_table_and_a_query_of_no_word_exits_2(tmp_path, capsys) -> None:
+    url = _database_with_one_article(tmp_path)
+    with make_engine(url).begin() as db:
+        db.execute(text("INSERT INTO article_taggings (article_id, tagger) VALUES (1, 'v1')"))
+    common = ["--tagger", "v1", "--db", url]
+    capsys.readouterr()
+
+    assert main(["search", "ceasefire", "hostages", "--format", "json", *common]) == 0  # the words ANDed
+    (hit,) = json.loads(capsys.readouterr().out)
+    assert hit["id"] == 1 and hit["title"] == "Truce talks resume in Cairo" and hit["rank"] > 0
+    assert "[ceasefire]" in hit["snippet"] and "[hostages]" in hit["snippet"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", hit["day"]) and hit["url"] == "https://news.example/truce"
+
+    assert main(["search", '"truce talks" -football', "--top", "1", "--format", "csv", *common]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("1,")
+    assert main(["search", "football", *common]) == 0
+    assert capsys.readouterr().out == "id  day  outlet  title  url  rank  snippet\n"
+    assert main(["search", "?! ()", *common]) == 2
+    assert "nothing to search for in '?! ()'" in _one_error_line(capsys)
