@@ -170,9 +170,14 @@ def search(session: Session, query: str, filters: Filters, limit: int) -> list[S
     )
     rows = session.execute(index.matching(details).order_by(ranked.c.rank.desc(), ranked.c.id.desc()))
     return [
-        SearchHit(id, str(day), outlet or "", title or "", url, float(rank), " ".join((text or "").split()))
-        for id, rank, day, outlet, title, url, text in rows
+        SearchHit(id, str(day or ""), outlet or "", title or "", url, float(rank), _one_line(snippet))
+        for id, rank, day, outlet, title, url, snippet in rows
     ]
+
+
+def _one_line(snippet: str | None) -> str:
+    """The snippet's paragraphs and runs of spaces as single spaces: one line in a table or a CSV cell."""
+    return " ".join((snippet or "").split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ STORIES = {
     "B": Story(
         "https://b.org/talks",
         "Talks resume in Cairo",
-        "Mediators discussed a humanitarian corridor and the release of hostages. The talks go on.",
+        "Mediators discussed a humanitarian corridor and the release of hostages.\n\nThe talks go on.",
         12,
     ),
     "C": Story(
@@ -175,7 +175,7 @@ def test_a_hit_names_its_day_outlet_title_url_and_marks_the_match_in_a_snippet(s
         "Talks resume in Cairo",
         "https://b.org/talks",
     )
-    assert "release of [hostages]" in hit.snippet
+    assert "release of [hostages]. The talks" in hit.snippet  # one line, whatever the paragraphs
     with session.begin():
         (phrase,) = search(session, '"humanitarian corridor" hostages', V1, 20)
     # SQLite marks the phrase as one, PostgreSQL each of its words
