@@ -33,7 +33,7 @@ from newsetl.transform.records import storable
 FTS_TABLE = "articles_fts"
 TSVECTOR_COLUMN = "search_vector"
 TSVECTOR_INDEX = "ix_articles_search_vector"
-INDEXED_CHARACTERS = 100_000  # the head of a title or text that 0006 indexes
+INDEXED_CHARACTERS = 100_000  # the head of a title or text that 0006 indexes on PostgreSQL
 MAX_WORDS = 256  # PostgreSQL's tsquery runs out of stack at some thousands of words
 TITLE_WEIGHT = 2.5  # bm25's weight of the title against the text's 1.0: PostgreSQL's A against B
 SNIPPET_WORDS = 24

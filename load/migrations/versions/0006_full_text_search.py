@@ -16,37 +16,28 @@ down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Only the head of a title or text is indexed, alike on both databases: PostgreSQL refuses a tsvector over
-# 1 MB of distinct words, which would make the article's insert fail; 100,000 characters (at most 400 kB
-# of UTF-8) can never reach it. The tagger reads as much, so a search sees what the tags were made from.
-INDEXED = 100_000
-
-# SQLite: an external-content FTS5 table reads its rows from this view, so 'rebuild', snippet() and the
-# triggers all see the same capped columns (a delete must repeat exactly what was indexed). Porter stems
-# words much as PostgreSQL's 'english' (Snowball) does; accents are kept, as 'english' keeps them.
+# SQLite: an external-content FTS5 table over `articles` (Datasette finds it there and offers a search
+# box), kept in step by triggers in the writer's transaction. Porter stems words much as PostgreSQL's
+# 'english' (Snowball) does; accents are kept, as 'english' keeps them.
 _SQLITE_UP = [
-    f"CREATE VIEW articles_fts_source AS SELECT id, substr(title, 1, {INDEXED}) AS title, "
-    f"substr(text, 1, {INDEXED}) AS text FROM articles",
-    "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles_fts_source', "
-    "content_rowid='id', tokenize='porter unicode61 remove_diacritics 0')",
-    # Kept in step by triggers, in the writer's transaction. Not in batch mode, ever: SQLite would copy
-    # `articles` (see 0004), and the copy has none of these triggers; a later migration that has to copy
-    # it must create them again.
-    f"""CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
-        INSERT INTO articles_fts (rowid, title, text)
-        VALUES (new.id, substr(new.title, 1, {INDEXED}), substr(new.text, 1, {INDEXED}));
+    "CREATE VIRTUAL TABLE articles_fts USING fts5(title, text, content='articles', content_rowid='id', "
+    "tokenize='porter unicode61 remove_diacritics 0')",
+    # Not in batch mode, ever: SQLite would copy `articles` (see 0004), and the copy has none of these
+    # triggers; a later migration that has to copy it must create them again.
+    """CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
     END""",
-    f"""CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
+    # A delete must repeat exactly what was indexed: the old row.
+    """CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles BEGIN
         INSERT INTO articles_fts (articles_fts, rowid, title, text)
-        VALUES ('delete', old.id, substr(old.title, 1, {INDEXED}), substr(old.text, 1, {INDEXED}));
+        VALUES ('delete', old.id, old.title, old.text);
     END""",
     # An upsert sets every column: only a changed title or text is indexed again.
-    f"""CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text ON articles
+    """CREATE TRIGGER articles_fts_update AFTER UPDATE OF title, text ON articles
     WHEN old.title IS NOT new.title OR old.text IS NOT new.text BEGIN
         INSERT INTO articles_fts (articles_fts, rowid, title, text)
-        VALUES ('delete', old.id, substr(old.title, 1, {INDEXED}), substr(old.text, 1, {INDEXED}));
-        INSERT INTO articles_fts (rowid, title, text)
-        VALUES (new.id, substr(new.title, 1, {INDEXED}), substr(new.text, 1, {INDEXED}));
+        VALUES ('delete', old.id, old.title, old.text);
+        INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);
     END""",
     "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",  # the articles stored so far
 ]
@@ -55,8 +46,12 @@ _SQLITE_DOWN = [
     "DROP TRIGGER articles_fts_delete",
     "DROP TRIGGER articles_fts_insert",
     "DROP TABLE articles_fts",
-    "DROP VIEW articles_fts_source",
 ]
+
+# PostgreSQL refuses a tsvector of over 1 MB of distinct words, which would make the article's insert fail:
+# it indexes the first 100,000 characters of a title and of a text (at most 400 kB of UTF-8 each), as many
+# as the tagger reads. SQLite has no such limit and indexes them whole.
+INDEXED = 100_000
 
 # PostgreSQL: a stored generated column is computed by every insert and update, and for the rows stored so
 # far by the ALTER itself (which rewrites the table). Title weighted A, text B, for ts_rank_cd.
