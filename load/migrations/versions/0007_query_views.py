@@ -3,7 +3,7 @@ outlet and day (all, and tagged by each version), topic attention, entity mentio
 article, the latest tagger version
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06 21:30:00
 
 An article's day is its publication day, else the day it was first seen. A column rather than an
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
