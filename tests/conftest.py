@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from tests.databases import fresh_database
+from tests.databases import fresh_database, wait_for_drops
 from tests.localserver import LocalServer, serving
 
 # On CI the property tests explore the same examples every time, so a landing never hangs on luck; on a
@@ -39,6 +39,14 @@ def _refuse_non_loopback_sockets() -> Iterator[None]:
     socket.socket.connect = _loopback_only_connect  # type: ignore[method-assign]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _drop_test_databases_before_the_end() -> Iterator[None]:
+    """The PostgreSQL databases of the tests are dropped in the background (tests.databases); the session
+    ends only once they all are, and fails if one could not be."""
+    yield
+    wait_for_drops()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +21,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 # CI sets this so that an unreachable PostgreSQL fails the run instead of skipping its tests.
 REQUIRE_POSTGRES = os.environ.get("TESTS_REQUIRE_POSTGRES") == "1"
+
+# Dropping a test's PostgreSQL database (ending its connections, removing its files) takes half a second or
+# more; nothing waits for it but the end of the session. One background thread drops them in turn, and
+# wait_for_drops (called by tests/conftest.py when the session ends) fails the session if one failed.
+_dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-database")
+_drops: list[Future[None]] = []
 
 
 @contextmanager
@@ -40,9 +47,21 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
     try:
         yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
+        _drops.append(_dropper.submit(_drop, admin, name))
+
+
+def _drop(admin: Engine, name: str) -> None:
+    try:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
         admin.dispose()
+
+
+def wait_for_drops() -> None:
+    """Wait for every database drop started so far; raise the first failure."""
+    while _drops:
+        _drops.pop(0).result()
 
 
 def row_counts(engine: Engine) -> dict[str, int]:
