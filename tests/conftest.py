@@ -51,7 +51,9 @@ def _drop_test_databases_before_the_end() -> Iterator[None]:
 
 @pytest.fixture
 def server() -> Iterator[LocalServer]:
-    with serving() as running:
+    # A short shutdown poll (as the integration servers use): stopping the server waits for the serve loop
+    # to notice, up to this long, after every test that uses it.
+    with serving(poll_interval=0.02) as running:
         yield running
 
 

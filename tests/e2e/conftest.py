@@ -39,7 +39,7 @@ def run_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def site() -> Iterator[LocalServer]:
     """The fixture news site: two feeds sharing an article, a page that is gone, a PDF, a consent wall."""
-    with serving() as server:
+    with serving(poll_interval=0.02) as server:  # a short shutdown poll: see tests/conftest.py's server
         base = server.url("")
         for name in ("talks", "aid", "hostages", "markets"):
             server.routes[f"/{name}.html"] = Response((SITE / f"{name}.html").read_bytes(), headers=HTML)
