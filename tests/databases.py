@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -35,11 +36,49 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'news.db'}"
         return
+    with _postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def copied_database(url: str, tmp_path: Path) -> Iterator[str]:
+    """A new database of the same kind holding what the database at `url` holds now: a SQLite file made by
+    SQLite's backup API (whatever its write-ahead log holds included), or a PostgreSQL database created
+    from it as a template, dropped afterwards. For a run's database once the run is over: PostgreSQL copies
+    only a database nobody is connected to, so the connections still open to it are ended first."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        assert parsed.database
+        copy = tmp_path / f"copy-{uuid.uuid4().hex[:12]}.db"
+        source, target = sqlite3.connect(parsed.database), sqlite3.connect(copy)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
+        yield f"sqlite:///{copy}"
+        return
+    with _postgres_database(template=parsed.database) as copy_url:
+        yield copy_url
+
+
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     name = f"newsetl_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            if template is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :template AND pid <> pg_backend_pid()"
+                    ),
+                    {"template": template},
+                )  # PostgreSQL waits (up to 5 s) for those connections to be gone before it copies
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     except OperationalError as error:
         if REQUIRE_POSTGRES:
             raise

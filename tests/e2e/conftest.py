@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
+from tests.databases import copied_database, fresh_database
 from tests.localserver import LocalServer, Response, serving
 
 SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
@@ -27,18 +30,31 @@ def prefect_api() -> Iterator[str]:
         yield str(PREFECT_API_URL.value())
 
 
+# Settings for runs against the local site: it lives on loopback, and politeness delays would only slow the
+# tests down.
+RUN_SETTINGS = {
+    "NEWSETL_ALLOW_NETWORKS": "127.0.0.0/8",
+    "NEWSETL_PER_HOST_DELAY": "0",
+    "NEWSETL_WORKERS": "1",
+}
+
+
 @pytest.fixture(autouse=True)
 def run_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings for runs against the local site: it lives on loopback, and politeness delays would only
-    slow the tests down."""
-    monkeypatch.setenv("NEWSETL_ALLOW_NETWORKS", "127.0.0.0/8")
-    monkeypatch.setenv("NEWSETL_PER_HOST_DELAY", "0")
-    monkeypatch.setenv("NEWSETL_WORKERS", "1")
+    for name, value in RUN_SETTINGS.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
 def site() -> Iterator[LocalServer]:
     """The fixture news site: two feeds sharing an article, a page that is gone, a PDF, a consent wall."""
+    with serving_site() as server:
+        yield server
+
+
+@contextmanager
+def serving_site() -> Iterator[LocalServer]:
+    """The fixture news site (see `site`), for fixtures of a wider scope than a test."""
     with serving(poll_interval=0.02) as server:  # a short shutdown poll: see tests/conftest.py's server
         base = server.url("")
         for name in ("talks", "aid", "hostages", "markets"):
@@ -52,6 +68,34 @@ def site() -> Iterator[LocalServer]:
             b"%PDF-1.4\n%binary report\n", headers={"Content-Type": "application/pdf"}
         )
         yield server
+
+
+@dataclass(frozen=True)
+class IngestedSite:
+    """The fixture site after one ingest run of some of its feeds into a database: what the run returned and
+    what it requested, and the database it wrote, which tests read and write only through copies."""
+
+    site: LocalServer
+    summary: dict[str, object]
+    paths_requested: list[str]
+    database_url: str
+
+    def copy(self, tmp_path: Path) -> AbstractContextManager[str]:
+        """A database holding what the run left, for one test: as if the run had been that test's own."""
+        return copied_database(self.database_url, tmp_path)
+
+
+@contextmanager
+def ingested_site(kind: str, folder: Path, feeds: list[str]) -> Iterator[IngestedSite]:
+    """One ingest run of the fixture site's `feeds` (paths) into a fresh database of `kind`, to share
+    between the tests of a module that start from that run: one run instead of one per test."""
+    with serving_site() as site, fresh_database(kind, folder) as database_url:
+        feeds_file = write_feeds_file(folder, [site.url(path) for path in feeds])
+        with pytest.MonkeyPatch.context() as env:  # run_settings is only a test's
+            for name, value in RUN_SETTINGS.items():
+                env.setenv(name, value)
+            summary = run_flow(database_url, feeds_file=str(feeds_file))
+        yield IngestedSite(site, summary, site.paths_requested(), database_url)
 
 
 def _feed(path: Path, base: str, content_type: str) -> Response:

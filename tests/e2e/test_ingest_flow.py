@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from newsetl.load.models import (
 )
 from newsetl.transform.errors import ConfigError
 from tests.databases import data_counts
-from tests.e2e.conftest import run_flow, write_feeds_file
+from tests.e2e.conftest import IngestedSite, ingested_site, run_flow, write_feeds_file
 from tests.localserver import LocalServer
 
+FEEDS = ["/world.rss", "/business.atom", "/consent.xml"]
 PAGES = [
     "/talks.html?utm_source=rss&utm_medium=feed",
     "/aid.html",
@@ -41,21 +43,38 @@ PAGES = [
 
 
 def _run(site: LocalServer, database_url: str, tmp_path: Path, **kwargs: object) -> dict[str, object]:
-    feeds = write_feeds_file(
-        tmp_path, [site.url("/world.rss"), site.url("/business.atom"), site.url("/consent.xml")]
-    )
+    feeds = write_feeds_file(tmp_path, [site.url(path) for path in FEEDS])
     return run_flow(database_url, feeds_file=str(feeds), **kwargs)
 
 
-def test_first_run_loads_each_article_once_and_records_every_outcome(site, database_url, tmp_path) -> None:
-    summary = _run(site, database_url, tmp_path)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def first_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, prefect_api: str
+) -> Iterator[IngestedSite]:
+    """The site's first run, made once per database for the tests below that start from it (each reads or
+    writes a copy of its database): the same run each of them used to make on its own."""
+    with ingested_site(request.param, tmp_path_factory.mktemp("first-run"), FEEDS) as ingested:
+        yield ingested
+
+
+@pytest.fixture
+def after_first_run(first_run: IngestedSite, tmp_path: Path) -> Iterator[str]:
+    """A database as the site's first run left it, this test's own."""
+    with first_run.copy(tmp_path) as database_url:
+        yield database_url
+
+
+def test_first_run_loads_each_article_once_and_records_every_outcome(first_run, after_first_run) -> None:
+    summary, database_url = first_run.summary, after_first_run
 
     assert summary["feeds_polled"] == 3 and summary["feeds_failed"] == 1
     assert summary["feed_outcomes"] == {"ok": 2, "not_a_feed": 1}
     assert summary["page_outcomes"] == {"ok": 4, "gone": 1, "not_html": 1}
     assert (summary["articles_new"], summary["articles_failed"], summary["articles_duplicate"]) == (4, 2, 1)
     pages = [
-        p for p in site.paths_requested() if p != "/robots.txt" and not p.endswith((".rss", ".atom", ".xml"))
+        p
+        for p in first_run.paths_requested
+        if p != "/robots.txt" and not p.endswith((".rss", ".atom", ".xml"))
     ]
     # Each page once; the shared story under whichever of its two URLs the first feed polled listed.
     assert sorted(p.split("?")[0] for p in pages) == sorted(p.split("?")[0] for p in PAGES)
@@ -70,9 +89,8 @@ def test_first_run_loads_each_article_once_and_records_every_outcome(site, datab
         assert {name for _, name in outlets} == {"Fixture News"}, outlets
 
 
-def test_an_article_listed_by_two_feeds_is_one_article_with_two_links(site, database_url, tmp_path) -> None:
-    _run(site, database_url, tmp_path)
-    engine = make_engine(database_url)
+def test_an_article_listed_by_two_feeds_is_one_article_with_two_links(after_first_run) -> None:
+    engine = make_engine(after_first_run)
     with engine.connect() as db:
         talks = db.execute(select(Article).where(Article.title.like("Mediators push%"))).one()
         feeds = db.execute(
@@ -88,9 +106,9 @@ def test_an_article_listed_by_two_feeds_is_one_article_with_two_links(site, data
         assert "six-week truce" in talks.text
 
 
-def test_articles_are_tagged_with_entities_and_topics(site, database_url, tmp_path) -> None:
-    summary = _run(site, database_url, tmp_path)
-    engine = make_engine(database_url)
+def test_articles_are_tagged_with_entities_and_topics(first_run, after_first_run) -> None:
+    summary = first_run.summary
+    engine = make_engine(after_first_run)
     with engine.connect() as db:
         topic_rows = db.execute(
             select(Article.title, Topic.name)
@@ -112,9 +130,9 @@ def test_articles_are_tagged_with_entities_and_topics(site, database_url, tmp_pa
 
 
 def test_a_second_run_over_unchanged_feeds_fetches_no_page_and_adds_no_row(
-    site, database_url, tmp_path
+    first_run, after_first_run, tmp_path
 ) -> None:
-    _run(site, database_url, tmp_path)
+    site, database_url = first_run.site, after_first_run
     engine = make_engine(database_url)
     before = data_counts(engine)
     requests_before = len(site.requests)
@@ -137,8 +155,8 @@ def test_limit_defers_pages_and_the_next_run_fetches_them(site, database_url, tm
         assert len(db.execute(select(Article.id)).all()) == 6
 
 
-def test_a_due_only_run_skips_feeds_polled_moments_ago(site, database_url, tmp_path) -> None:
-    _run(site, database_url, tmp_path)
+def test_a_due_only_run_skips_feeds_polled_moments_ago(first_run, after_first_run, tmp_path) -> None:
+    site, database_url = first_run.site, after_first_run
     with make_engine(database_url).connect() as db:
         next_polls = db.execute(
             select(Feed.next_poll_at, Feed.poll_interval_seconds, Feed.failure_score)
@@ -158,11 +176,11 @@ def test_a_bad_parameter_fails_the_run_at_once_naming_it(site, database_url, tmp
         _run(site, database_url, tmp_path, limit=-1)
 
 
-def test_each_run_publishes_its_summary_as_a_table_artifact(site, database_url, tmp_path) -> None:
+def test_each_run_publishes_its_summary_as_a_table_artifact(first_run) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    summary = _run(site, database_url, tmp_path)
+    summary = first_run.summary
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
@@ -176,13 +194,13 @@ def test_each_run_publishes_its_summary_as_a_table_artifact(site, database_url, 
     assert any(all(row in table for row in expected) for table in tables)
 
 
-def test_library_log_records_reach_the_flow_run_logs(site, database_url, tmp_path) -> None:
+def test_library_log_records_reach_the_flow_run_logs(first_run, after_first_run) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
     from prefect.logging.handlers import APILogHandler
 
-    summary = _run(site, database_url, tmp_path)
-    with make_engine(database_url).connect() as db:
+    summary = first_run.summary
+    with make_engine(after_first_run).connect() as db:
         flow_run_id = db.execute(select(Run.flow_run_id).where(Run.id == summary["run_id"])).scalar_one()
     APILogHandler().flush()  # the handler sends in batches from a background worker
 
