@@ -22,8 +22,7 @@ from newsetl.load.models import Article, ArticleEntity, ArticleTagging, ArticleT
 from newsetl.transform.tagging import build_tagger
 from newsetl.transform.topics import load_taxonomy
 from tests.databases import data_counts, fresh_database
-from tests.e2e.conftest import run_flow, run_in, write_feeds_file
-from tests.localserver import LocalServer
+from tests.e2e.conftest import IngestedSite, ingested_site, run_in
 
 MARKETS_TOPIC = {"name": "markets", "description": "Stock and bond markets.", "strong": ["stocks", "shares"]}
 
@@ -46,12 +45,22 @@ def _retag(database_url: str, **parameters: Any) -> dict[str, object]:
     return run_in(database_url, retag, **parameters)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site_ingested(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, prefect_api: str
+) -> Iterator[IngestedSite]:
+    """The fixture site's four articles ingested and tagged under the bundled taxonomy's version, once per
+    database for the module."""
+    folder = tmp_path_factory.mktemp("ingested")
+    with ingested_site(request.param, folder, ["/world.rss", "/business.atom"]) as ingested:
+        yield ingested
+
+
 @pytest.fixture
-def ingested(site: LocalServer, database_url: str, tmp_path: Path) -> str:
-    """The fixture site's four articles ingested and tagged under the bundled taxonomy's version."""
-    feeds = write_feeds_file(tmp_path, [site.url("/world.rss"), site.url("/business.atom")])
-    run_flow(database_url, feeds_file=str(feeds))
-    return database_url
+def ingested(site_ingested: IngestedSite, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own holding what that ingest left (a copy: retag writes to it)."""
+    with site_ingested.copy(tmp_path) as database_url:
+        yield database_url
 
 
 def _series(database_url: str, tagger: str) -> set[tuple[str, str, bool]]:
@@ -73,9 +82,9 @@ def _taggers(database_url: str) -> dict[str, int]:
 
 
 def test_a_changed_taxonomy_is_retagged_beside_the_old_version_idempotently_and_pruned(
-    site: LocalServer, ingested: str, changed_taxonomy: str, monkeypatch: pytest.MonkeyPatch
+    site_ingested: IngestedSite, ingested: str, changed_taxonomy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    database_url = ingested
+    site, database_url = site_ingested.site, ingested
     (old,) = _taggers(database_url)
     old_series = _series(database_url, old)
     requests_before = len(site.requests)
