@@ -78,6 +78,10 @@ class LocalServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # TCP_NODELAY, as real web servers set it. Without it, each response on a kept-alive connection
+            # (headers, then the body: two writes) waited some 40 ms for the client's delayed ACK (Nagle's
+            # algorithm): 45 ms a request instead of 1, which 140 feeds polled twice pay hundreds of times.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 arrived = RecordedRequest(self.path, dict(self.headers.items()), time.monotonic())
