@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
+from newsetl.transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
 from tests.localserver import LocalServer, serving
 
 
@@ -33,3 +34,10 @@ def one() -> Iterator[LocalServer]:
 def two() -> Iterator[LocalServer]:
     with serving("127.0.0.2", poll_interval=0.02) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def real_tagger() -> Tagger:
+    """The tagger with the real default spaCy pipeline and the bundled taxonomy, loaded once for every test
+    that tags with it (a Tagger keeps no state between calls to tag)."""
+    return Tagger(load_pipeline(default_model_name()), load_taxonomy())

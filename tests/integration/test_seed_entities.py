@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from newsetl.transform.records import EntityCount
-from newsetl.transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
+from newsetl.transform.tagging import Tagger
 from tests.conftest import CORPUS
 
 SEED_ARTICLE = CORPUS / "seed" / "gaza-ceasefire-article.txt"
@@ -33,11 +33,10 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def entities() -> tuple[EntityCount, ...]:
+def entities(real_tagger: Tagger) -> tuple[EntityCount, ...]:
     assert SEED_ARTICLE.is_file(), f"the seed article {SEED_ARTICLE} is missing: the shared corpus is needed"
     text = SEED_ARTICLE.read_text(encoding="utf-8")
-    tagger = Tagger(load_pipeline(default_model_name()), load_taxonomy())
-    (tagging,) = tagger.tag([(TITLE, text)])
+    (tagging,) = real_tagger.tag([(TITLE, text)])
     return tagging.entities
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from newsetl.transform.tagging import DEFAULT_MODELS, Tagger, default_model_name, load_pipeline, load_taxonomy
+from newsetl.transform.tagging import DEFAULT_MODELS, Tagger, default_model_name
 from tests.conftest import corpus_dir
 
 
-@pytest.fixture(scope="module")
-def tagger() -> Tagger:
-    return Tagger(load_pipeline(default_model_name()), load_taxonomy())
+@pytest.fixture
+def tagger(real_tagger: Tagger) -> Tagger:
+    return real_tagger
 
 
 def entity_pairs(tagging) -> set[tuple[str, str]]:
@@ -28,9 +28,8 @@ def test_pipeline_keeps_ner_and_sentences_and_drops_the_rest(tagger):
 
 
 @pytest.mark.corpus
-def test_seed_article_is_about_a_ceasefire_and_negotiations():
+def test_seed_article_is_about_a_ceasefire_and_negotiations(tagger):
     text = (corpus_dir("seed") / "gaza-ceasefire-article.txt").read_text(encoding="utf-8")
-    tagger = Tagger(load_pipeline(default_model_name()), load_taxonomy())
     (tagging,) = tagger.tag([("Trump and Netanyahu in backchannel talks on Gaza ceasefire", text)])
     topics = {hit.topic: hit for hit in tagging.topics}
     assert {"ceasefire", "negotiations"} <= topics.keys()

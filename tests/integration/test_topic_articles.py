@@ -22,7 +22,7 @@ from benchmarks.topic_quality import (
     load_examples,
     passed_topics,
 )
-from newsetl.transform.tagging import Tagger, default_model_name, load_pipeline, load_taxonomy
+from newsetl.transform.tagging import Tagger
 
 SEED_ARTICLE = (
     Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "seed" / "gaza-ceasefire-article.txt"
@@ -34,9 +34,9 @@ MAX_FALSE_TAGS = 2
 MIN_EXAMPLE_F1 = 0.9  # per topic, on our own examples (measured: 1.0 for every topic)
 
 
-@pytest.fixture(scope="module")
-def tagger() -> Tagger:
-    return Tagger(load_pipeline(default_model_name()), load_taxonomy())
+@pytest.fixture
+def tagger(real_tagger: Tagger) -> Tagger:
+    return real_tagger
 
 
 def _required(path: Path) -> Path:
