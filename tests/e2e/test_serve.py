@@ -28,6 +28,9 @@ def test_serve_runs_a_manual_trigger_and_stops_its_own_server_on_sigterm(site: L
     unset = ("PREFECT_API_URL", "NEWSETL_DATABASE_URL", "NEWSETL_ALLOW_NETWORKS")
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    # Prefect's runner asks its server for triggered runs every 10 s by default; every second here, so the
+    # trigger below starts within a second rather than up to ten (the same runner, the same trigger).
+    env["PREFECT_RUNNER_POLL_FREQUENCY"] = "1"
     db = ["--db", f"sqlite:///{database}"]
     subprocess.run([BIN / "newsetl", "db", "upgrade", *db], env=env, check=True, capture_output=True)
     command = [BIN / "newsetl", "serve", "--feeds", str(feeds), "--prefect-port", str(port), *db]
