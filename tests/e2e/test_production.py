@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
@@ -21,31 +20,24 @@ from newsetl.load.models import Article, ArticleTagging, FeedItem
 from tests.databases import data_counts, fresh_database
 from tests.e2e.conftest import write_feeds_file
 from tests.localserver import LocalServer
-from tests.processes import answers, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture
-def prefect_server(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """A throw-away `prefect server start` with its own PREFECT_HOME; yields the environment to reach it."""
-    port = free_port()
-    env = {
+def prefect_server(tmp_path: Path, prefect_api: str) -> dict[str, str]:
+    """The environment to reach a Prefect server with a PREFECT_HOME of its own: the session's throw-away
+    server (prefect_api), a real Prefect API server on 127.0.0.1 like any the README's commands talk to.
+    Starting a `prefect server start` of this test's own cost 10-20 s more; test_serve starts one (newsetl
+    serve does), and the work pool and deployments made here are named for this test alone."""
+    return {
         **os.environ,
         "PREFECT_HOME": str(tmp_path / "prefect-home"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_API_URL": prefect_api,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
     }
-    command = [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: answers(f"{env['PREFECT_API_URL']}/health"), server, timeout=120)
-        yield env
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _prefect(env: dict[str, str], *args: str, cwd: Path = REPO, timeout: float = 300) -> str:
