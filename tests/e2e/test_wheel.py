@@ -57,11 +57,13 @@ print(json.dumps({
     "editable_finders": [name for name in sys.modules if name.startswith("__editable__")],
 }))
 """
-LOAD_ENTRYPOINT = """
+# Each entrypoint given, loaded in turn (one interpreter for all: importing Prefect takes seconds).
+LOAD_ENTRYPOINTS = """
 import inspect, sys
 from prefect.flows import load_flow_from_entrypoint
-flow = load_flow_from_entrypoint(sys.argv[1], use_placeholder_flow=False)
-print(flow.name, inspect.getsourcefile(flow.fn))
+for entrypoint in sys.argv[1:]:
+    flow = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
+    print(entrypoint, flow.name, inspect.getsourcefile(flow.fn))
 """
 
 
@@ -153,8 +155,11 @@ def test_the_command_and_prefect_yaml_entrypoint_load_from_the_wheel(venv, outsi
     browse = [venv / "bin" / "newsetl", "browse", "--db", "postgresql+psycopg://reader@dbhost/news"]
     assert "topic_daily" in run(browse, env, workdir)
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
-    for entrypoint in sorted({d["entrypoint"] for d in deployments}):
-        name, source = run([venv / "bin" / "python", "-c", LOAD_ENTRYPOINT, entrypoint], env, workdir).split()
+    entrypoints = sorted({d["entrypoint"] for d in deployments})
+    loaded = run([venv / "bin" / "python", "-c", LOAD_ENTRYPOINTS, *entrypoints], env, workdir).splitlines()
+    assert [line.split()[0] for line in loaded] == entrypoints
+    for line in loaded:
+        entrypoint, name, source = line.split()
         assert name == entrypoint.rsplit(".", 1)[1]  # each flow is named as its function
         assert Path(source).resolve().is_relative_to(venv.resolve()), entrypoint
 
