@@ -37,6 +37,7 @@ from newsetl.load import analysis, rollups
 from newsetl.load.analysis import Filters
 from newsetl.load.db import make_engine
 from newsetl.load.migrate import upgrade
+from newsetl.load.search import search
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS_TEXTS = REPO.parent / "shared" / "corpus" / "articles" / "ground-truth.json"
@@ -342,6 +343,14 @@ def cases() -> list[Case]:
             "top-20 entities of a topic, a month",
             1.0,
             lambda s: analysis.top_entities(s, month, 20, "hostages"),
+        ),
+        Case(
+            "top-20 co-occurrence, a mid entity",
+            1.0,
+            lambda s: analysis.cooccurring(s, "Entity 00100", everything, 20),
+        ),
+        Case(
+            "full-text search, a phrase", 0.5, lambda s: search(s, '"humanitarian corridor"', everything, 20)
         ),
     ]
 
