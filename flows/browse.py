@@ -46,7 +46,8 @@ class BrowseError(ConfigError):
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The existing SQLite file `url` names, or None for a PostgreSQL database; never creates a file."""
+    """The SQLite file `url` names, or None for a PostgreSQL database (that the file exists, the command
+    checks as every reading command does)."""
     parsed = _parsed(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
@@ -55,12 +56,7 @@ def sqlite_file(url: str) -> Path | None:
         raise BrowseError(f"newsetl browse knows SQLite and PostgreSQL databases, not {backend}; fix --db")
     if parsed.database in (None, "", ":memory:"):
         raise BrowseError("an in-memory SQLite database holds nothing to browse; give --db sqlite:///FILE")
-    path = Path(parsed.database)
-    if not path.is_file():
-        raise BrowseError(
-            f"no SQLite database at {str(path)!r}; `newsetl run` creates one, or give its URL with --db"
-        )
-    return path
+    return Path(parsed.database)
 
 
 def _parsed(url: str) -> URL:

@@ -33,7 +33,14 @@ from newsetl.flows.querycli import QueryContext, add_query_commands
 from newsetl.flows.report import add_report_command
 from newsetl.flows.request import RunRequest
 from newsetl.flows.settings import ENV_PREFIX, Settings, TaggingSetup
-from newsetl.load.db import DatabaseFull, DatabaseUnavailable, DatabaseUrlError, make_engine, safe_url
+from newsetl.load.db import (
+    DatabaseFull,
+    DatabaseUnavailable,
+    DatabaseUrlError,
+    make_engine,
+    missing_sqlite_file,
+    safe_url,
+)
 from newsetl.load.lease import RUN_LEASE
 
 EXIT_RUN_FAILED = 1
@@ -447,7 +454,7 @@ def command_taggers_list(args: argparse.Namespace) -> int:
     from newsetl.flows.tagadmin import list_taggers
 
     settings = _settings(database_url=args.db)
-    print(list_taggers(_ready_database(settings), _tagging(settings).version))
+    print(list_taggers(_existing_database(settings), _tagging(settings).version))
     return 0
 
 
@@ -456,7 +463,7 @@ def command_taggers_prune(args: argparse.Namespace) -> int:
 
     settings = _settings(database_url=args.db)
     keep = args.keep or _tagging(settings).version
-    print(prune(_ready_database(settings), keep))
+    print(prune(_existing_database(settings), keep))
     return 0
 
 
@@ -464,7 +471,7 @@ def command_topics_explain(args: argparse.Namespace) -> int:
     from newsetl.flows.tagadmin import explain_article
 
     settings = _settings(database_url=args.db)
-    print(explain_article(_ready_database(settings), _tagging(settings), args.article))
+    print(explain_article(_existing_database(settings), _tagging(settings), args.article))
     return 0
 
 
@@ -493,19 +500,21 @@ def command_feeds_list(args: argparse.Namespace) -> int:
 
 
 def command_sources_list(args: argparse.Namespace) -> int:
-    print(admin.list_outlets(_ready_database(_settings(database_url=args.db))))
+    print(admin.list_outlets(_existing_database(_settings(database_url=args.db))))
     return 0
 
 
 def command_sources_rename(args: argparse.Namespace) -> int:
-    print(admin.rename_outlet(_ready_database(_settings(database_url=args.db)), args.old, args.new))
+    print(admin.rename_outlet(_existing_database(_settings(database_url=args.db)), args.old, args.new))
     return 0
 
 
 def command_status(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.days < 1:
         raise UsageError("--runs and --days must be 1 or more")
-    print(admin.status_report(_ready_database(_settings(database_url=args.db)), args.runs, args.days), end="")
+    print(
+        admin.status_report(_existing_database(_settings(database_url=args.db)), args.runs, args.days), end=""
+    )
     return 0
 
 
@@ -518,7 +527,7 @@ def command_browse(args: argparse.Namespace) -> int:
     if path is None:
         print(browse.connection_advice(settings.database_url))
         return 0
-    _ready_database(settings).dispose()
+    _existing_database(settings).dispose()
     return browse.serve(path, args.host, args.port, open_browser=not args.no_open and sys.stdout.isatty())
 
 
@@ -543,7 +552,18 @@ def command_db_current(args: argparse.Namespace) -> int:
 
 
 def _query_database(args: argparse.Namespace) -> Engine:
-    return _ready_database(_settings(database_url=args.db))
+    return _existing_database(_settings(database_url=args.db))
+
+
+def _existing_database(settings: Settings) -> Engine:
+    """`_ready_database` for commands that only read: a SQLite file that is not there is an error (a
+    mistyped --db would otherwise be created empty and answered from, as if nothing had been ingested)."""
+    missing = missing_sqlite_file(settings.database_url)
+    if missing is not None:
+        raise UsageError(
+            f"no SQLite database at {str(missing)!r}; `newsetl run` creates one, or give its URL with --db"
+        )
+    return _ready_database(settings)
 
 
 def _current_tagger(args: argparse.Namespace) -> str:

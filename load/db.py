@@ -17,6 +17,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -81,6 +82,21 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT) -
         event.listen(engine, "connect", lambda dbapi, _record: _configure_sqlite(dbapi, milliseconds))
         event.listen(engine, "begin", _begin_immediate)
     return engine
+
+
+def missing_sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names, when it does not exist (connecting would create it empty); else None.
+
+    Commands that only read use it to say "no database here" rather than answer from a new, empty one.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception:  # an unusable URL is make_engine's to report
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
 
 
 def _dialect_options(backend: str, busy_timeout: float) -> dict[str, Any]:

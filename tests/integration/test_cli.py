@@ -383,3 +383,29 @@ def test_search_answers_in_json_or_as_an_empty_table_and_a_query_of_no_word_exit
     assert capsys.readouterr().out == "id  day  outlet  title  url  rank  snippet\n"
     assert main(["search", "?! ()", *common]) == 2
     assert "nothing to search for in '?! ()'" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["trends", "--topic", "ceasefire"],
+        ["entities"],
+        ["cooccur", "--entity", "Hamas"],
+        ["search", "truce"],
+        ["export", "articles", "--out", "-"],
+        ["report", "--topic", "ceasefire", "--out", "report.html"],
+        ["sources", "list"],
+        ["taggers", "list"],
+        ["topics", "explain", "1"],
+        ["status"],
+    ],
+)
+def test_a_reading_command_on_a_sqlite_file_that_is_not_there_exits_2_and_creates_nothing(
+    command, tmp_path, capsys, monkeypatch
+) -> None:
+    """A mistyped --db must not be created empty and answered from as if nothing had been ingested."""
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "mistyped.db"
+    assert main([*command, "--db", f"sqlite:///{missing}"]) == 2
+    assert f"no SQLite database at '{missing}'" in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
