@@ -115,7 +115,7 @@ def topic_trend(session: Session, topic: str, filters: Filters) -> list[TrendRow
     counts = TopicDayCount
     hits = (
         select(counts.day, counts.source_id, func.sum(counts.articles).label("articles"))
-        .where(counts.topic_id.in_(_topic_ids(session, topic)), counts.tagger == filters.tagger)
+        .where(counts.topic_id.in_(topic_ids(session, topic)), counts.tagger == filters.tagger)
         .where(*_day_conditions(session, counts, filters))
         .group_by(counts.day, counts.source_id)
     )
@@ -194,9 +194,9 @@ def cooccurring(session: Session, entity: str, filters: Filters, top: int) -> li
 def outlet_days(session: Session, filters: Filters) -> list[OutletDayRow]:
     """Per outlet, the days it published on and its articles each day, whatever their topics: whether an
     outlet kept publishing, beside what it published about."""
-    day = _period(session, "day")
+    day = period_of(session, "day")
     per_article = (
-        _articles(session, filters)
+        stored_articles(session, filters)
         .with_only_columns(day.label("day"), Article.source_id.label("source_id"))
         .subquery()
     )
@@ -236,15 +236,13 @@ def silences(filled: Sequence[OutletDayRow]) -> list[Silence]:
 
 def topic_evidence(session: Session, topic: str, filters: Filters, limit: int) -> list[EvidenceRow]:
     """The latest articles with `topic` (by their day, newest first), each with the sentence that shows it."""
-    topic_ids = _topic_ids(session, topic)
-    day = _period(session, "day")
+    topics = topic_ids(session, topic)
+    day = period_of(session, "day")
     query = (
-        _articles(session, filters)
+        stored_articles(session, filters)
         .join(ArticleTopic, ArticleTopic.article_id == Article.id)
         .join(Source, Source.id == Article.source_id)
-        .where(
-            ArticleTopic.topic_id.in_(topic_ids), ArticleTopic.tagger == filters.tagger, ArticleTopic.passed
-        )
+        .where(ArticleTopic.topic_id.in_(topics), ArticleTopic.tagger == filters.tagger, ArticleTopic.passed)
         .with_only_columns(
             day, Source.name, Article.title, ArticleTopic.score, ArticleTopic.evidence, Article.url
         )
@@ -274,7 +272,7 @@ def _trend(session: Session, hits: Any, filters: Filters) -> list[TrendRow]:
     """
     totals = OutletDayCount
     per_day = hits.subquery()
-    period = _period(session, filters.by, totals.day).label("period")
+    period = period_of(session, filters.by, totals.day).label("period")
     found = func.coalesce(func.sum(per_day.c.articles), 0)
     query = (
         select(period, Source.name, found, func.sum(totals.articles))
@@ -329,8 +327,11 @@ def _day_conditions(session: Session, counts: Any, filters: Filters) -> list[Col
 
 def _topic_conditions(session: Session, topic: str, tagger: str) -> list[ColumnElement[bool]]:
     """Rows of `article_topics` that assign `topic` under `tagger`."""
-    topic_ids = _topic_ids(session, topic)
-    return [ArticleTopic.topic_id.in_(topic_ids), ArticleTopic.tagger == tagger, ArticleTopic.passed]
+    return [
+        ArticleTopic.topic_id.in_(topic_ids(session, topic)),
+        ArticleTopic.tagger == tagger,
+        ArticleTopic.passed,
+    ]
 
 
 def _mentions(session: Session, filters: Filters) -> Select[Any]:
@@ -343,7 +344,7 @@ def _mentions(session: Session, filters: Filters) -> Select[Any]:
     return query
 
 
-def _articles(session: Session, filters: Filters) -> Select[Any]:
+def stored_articles(session: Session, filters: Filters) -> Select[Any]:
     """Stored articles the tagger version tagged, in the date range and outlets asked for."""
     query = (
         select(Article.id)
@@ -353,7 +354,7 @@ def _articles(session: Session, filters: Filters) -> Select[Any]:
     return query.where(*_article_conditions(session, filters))
 
 
-def _period(session: Session, by: Period, day_column: Any = Article.day) -> ColumnElement[Any]:
+def period_of(session: Session, by: Period, day_column: Any = Article.day) -> ColumnElement[Any]:
     """The first day of the period of a day (the article's by default), as 'YYYY-MM-DD' text on both."""
     if _dialect(session) == "sqlite":  # a DATE is 'YYYY-MM-DD' text there
         day = type_coerce(day_column, String)
@@ -385,7 +386,7 @@ def source_ids_of(session: Session, names: Sequence[str]) -> tuple[int, ...]:
     return tuple(sorted(set(ids)))
 
 
-def _topic_ids(session: Session, topic: str) -> tuple[int, ...]:
+def topic_ids(session: Session, topic: str) -> tuple[int, ...]:
     ids = tuple(session.scalars(select(Topic.id).where(Topic.name == topic)))
     if not ids:
         known = sorted(set(session.scalars(select(Topic.name))))

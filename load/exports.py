@@ -6,8 +6,9 @@ cursor on PostgreSQL (`stream_results`) and fetched `batch_size` at a time on bo
 so memory stays that of one batch however many rows there are; the whole export is one read transaction,
 so it is one consistent snapshot while runs go on writing.
 
-The articles are those every query counts (`analysis._articles`): stored (`outcome = 'ok'`), tagged by the
-one tagger version of the `Filters`, in its days and outlets; the entity and topic rows are that version's.
+The articles are those every query counts (`analysis.stored_articles`): stored (`outcome = 'ok'`), tagged by
+the one tagger version of the `Filters`, in its days and outlets; the entity and topic rows are that
+version's.
 A row's `day` is the day queries count the article on: its publication day, else the day it was first
 seen, in UTC. Rows come in article id order (then entity, topic id), so two exports of the same data are
 the same file.
@@ -113,7 +114,11 @@ def articles(
     ]
     if with_text:
         fields.append(Article.text)
-    query = _with_outlet(analysis._articles(session, filters)).with_only_columns(*fields).order_by(Article.id)
+    query = (
+        _with_outlet(analysis.stored_articles(session, filters))
+        .with_only_columns(*fields)
+        .order_by(Article.id)
+    )
     columns = (*ARTICLE_COLUMNS, TEXT_COLUMN) if with_text else ARTICLE_COLUMNS
     if batch_size is None:
         batch_size = BATCH_ROWS_WITH_TEXT if with_text else BATCH_ROWS
@@ -130,7 +135,7 @@ def entities(session: Session, filters: Filters, *, batch_size: int = BATCH_ROWS
     """One row per (article, entity) the version found: the entity's canonical name and label, its
     mentions in the article, and the forms they were written in."""
     query = (
-        _with_outlet(analysis._articles(session, filters))
+        _with_outlet(analysis.stored_articles(session, filters))
         .join(ArticleEntity, _tagged_by(ArticleEntity, filters.tagger))
         .join(Entity, Entity.id == ArticleEntity.entity_id)
         .with_only_columns(
@@ -164,7 +169,7 @@ def topics(
     can trade precision for recall. `topic` keeps one topic (an UnknownName if the database has none of
     that name), `passed_only` the rows that passed."""
     query = (
-        _with_outlet(analysis._articles(session, filters))
+        _with_outlet(analysis.stored_articles(session, filters))
         .join(ArticleTopic, _tagged_by(ArticleTopic, filters.tagger))
         .join(Topic, Topic.id == ArticleTopic.topic_id)
         .with_only_columns(
@@ -179,7 +184,7 @@ def topics(
         .order_by(Article.id, ArticleTopic.topic_id)
     )
     if topic is not None:
-        query = query.where(ArticleTopic.topic_id.in_(analysis._topic_ids(session, topic)))
+        query = query.where(ArticleTopic.topic_id.in_(analysis.topic_ids(session, topic)))
     if passed_only:
         query = query.where(ArticleTopic.passed)
     return Table(TOPIC_COLUMNS, _stream(session, query, _topic_row, batch_size))

@@ -10,7 +10,7 @@ index leaves out) are dropped from both, so that a query means the same on each.
 The index is migration 0006's: FTS5 with Porter stemming on SQLite, ranked by bm25; a tsvector column in
 English on PostgreSQL, ranked by ts_rank_cd. The title counts above the text on both (PostgreSQL's weights
 A = 1.0 and B = 0.4, and the same ratio for bm25). The articles searched are those every query command
-counts (`analysis._articles`): stored, tagged by the tagger version, in the dates and outlets asked for.
+counts (`analysis.stored_articles`): stored, tagged by the tagger version, in the dates and outlets asked for.
 Snippets are made for the rows returned only: ts_headline parses the text again, snippet() reads it again.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_col
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
-from newsetl.load.analysis import Filters, _articles, _period
+from newsetl.load.analysis import Filters, period_of, stored_articles
 from newsetl.load.models import Article, Source
 from newsetl.transform.errors import ConfigError
 from newsetl.transform.records import storable
@@ -155,14 +155,14 @@ def search(session: Session, query: str, filters: Filters, limit: int) -> list[S
     on_sqlite = session.get_bind().dialect.name == "sqlite"
     index = _sqlite_index(parsed) if on_sqlite else _postgresql_index(parsed)
     ranked = (
-        index.matching(_articles(session, filters))
+        index.matching(stored_articles(session, filters))
         .with_only_columns(Article.id.label("id"), index.rank.label("rank"))
         .order_by(index.rank.desc(), Article.id.desc())
         .limit(limit)
         .subquery()
     )
     # Snippets in the outer query: made for the rows the limit kept, not for every match.
-    day = _period(session, "day")
+    day = period_of(session, "day")
     details = (
         select(ranked.c.id, ranked.c.rank, day, Source.name, Article.title, Article.url, index.snippet)
         .join(Article, Article.id == ranked.c.id)
