@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from itertools import groupby
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, String, column, func, literal_column, select, text, type_coerce
+from sqlalchemy import ColumnElement, Select, String, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from newsetl.load.models import (
@@ -138,7 +138,7 @@ def entity_trend(session: Session, entity: str, filters: Filters) -> list[TrendR
         .where(*_article_conditions(session, filters))
         .group_by(Article.day, Article.source_id)
     )
-    return _trend(session, _from_article_index(session, hits), filters)
+    return _trend(session, _from_article_index(hits), filters)
 
 
 def top_entities(
@@ -287,21 +287,15 @@ def _trend(session: Session, hits: Any, filters: Filters) -> list[TrendRow]:
     return [TrendRow(p, outlet, n, total, n / total) for p, outlet, n, total in counts]  # sums: Decimal on PG
 
 
-def _from_article_index(session: Session, hits: Select[Any]) -> Any:
+def _from_article_index(hits: Select[Any]) -> Select[Any]:
     """`hits`, reading each article's day and outlet from ix_articles_stored_id, never from its row.
 
     SQLite would look each article up by its primary key, the row itself, and walk past its text to reach
-    `day` and `source_id` (ten times slower on a million articles); it takes the index only when told, in
-    its own syntax (INDEXED BY), which SQLAlchemy cannot place. PostgreSQL picks the index itself.
+    `day` and `source_id` (ten times slower on a million articles); it takes the index only when told
+    (INDEXED BY: load/db.py's compiler places the hint). PostgreSQL picks the index itself.
     """
     stored = hits.where(Article.outcome == STORED)  # the index holds stored articles only
-    if _dialect(session) != "sqlite":
-        return stored
-    sql = str(stored.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
-    hinted = sql.replace("JOIN articles ON", "JOIN articles INDEXED BY ix_articles_stored_id ON", 1)
-    if hinted == sql:  # a change to the query above lost the join this relies on
-        raise RuntimeError(f"no join to articles to hint in: {sql}")
-    return text(hinted).columns(*(column(c.name, c.type) for c in stored.selected_columns))
+    return stored.with_hint(Article, "INDEXED BY ix_articles_stored_id", dialect_name="sqlite")
 
 
 # --- what every question counts --------------------------------------------------------------------------

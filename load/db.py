@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -78,10 +79,19 @@ def make_engine(url: str, *, sqlite_busy_timeout: float = SQLITE_BUSY_TIMEOUT) -
     except Exception as error:  # SQLAlchemy raises several unrelated classes for a bad URL or driver
         raise DatabaseUrlError(f"{safe_url(url)!r}: {error}") from error
     if engine.dialect.name == "sqlite":
+        engine.dialect.statement_compiler = _SQLiteCompiler
         milliseconds = round(sqlite_busy_timeout * 1000)
         event.listen(engine, "connect", lambda dbapi, _record: _configure_sqlite(dbapi, milliseconds))
         event.listen(engine, "begin", _begin_immediate)
     return engine
+
+
+class _SQLiteCompiler(SQLiteCompiler):
+    """SQLite's compiler, placing a query's table hints (`Select.with_hint(..., dialect_name="sqlite")`)
+    after the table name, where SQLite reads `INDEXED BY index`; SQLAlchemy's own drops them."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
 
 
 def missing_sqlite_file(url: str) -> Path | None:
