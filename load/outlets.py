@@ -184,6 +184,9 @@ class OutletNameError(ConfigError):
 
 def rename_outlet(session: Session, old: str, new: str) -> None:
     """Give an outlet another name; its articles, feeds and domain stay."""
+    longest = Source.name.type.length
+    if len(new) > longest:  # the column would cut it: say so rather than store another name
+        raise OutletNameError(f"the new name is longer than {longest} characters")
     new_name = as_stored(Source.name, new)
     if not new_name.strip():
         raise OutletNameError("the new name is empty")

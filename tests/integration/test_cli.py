@@ -183,6 +183,8 @@ def test_an_outlet_can_be_listed_and_renamed_and_a_wrong_rename_exits_2(tmp_path
 
     assert main(["sources", "rename", "Example News", "Other", *db]) == 2
     assert _one_error_line(capsys) == "newsetl: error: 'Other' already names an outlet"
+    assert main(["sources", "rename", "Other", "x" * 201, *db]) == 2
+    assert _one_error_line(capsys) == "newsetl: error: the new name is longer than 200 characters"
     assert main(["sources", "rename", "Nobody", "X", *db]) == 2
     assert (
         _one_error_line(capsys)
