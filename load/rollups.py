@@ -50,8 +50,9 @@ def _days_and_outlets(session: Session, article_ids: set[int]) -> dict[int, tupl
 
 def count_adopted_articles(session: Session, article_ids: Iterable[int]) -> None:
     """Add articles that have just got their outlet: their stored row and every version's topics."""
-    for chunk in chunks(sorted(set(article_ids))):
-        _add(session, OutletDayCount, ["day", "source_id"], _stored_per_day(Article.id.in_(chunk)))
+    ids = sorted(set(article_ids))
+    count_stored_articles(session, ids)
+    for chunk in chunks(ids):
         _add(session, TopicDayCount, TOPIC_KEY, _topics_per_day(Article.id.in_(chunk)))
 
 
