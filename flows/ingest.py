@@ -227,10 +227,24 @@ def _record_failure(
     except (LockLost, SQLAlchemyError, DatabaseUnavailable, DatabaseFull) as also:
         get_run_logger().error("feed outcomes of run %d not recorded: %s", run_id, also)
     try:
-        status = "cancelled" if isinstance(error, (TerminationSignal, KeyboardInterrupt)) else "failed"
+        status = "cancelled" if stopped_by_signal(error) else "failed"
         _finish(writer, status, summary, f"{type(error).__name__}: {error}")
     except (SQLAlchemyError, DatabaseUnavailable, DatabaseFull) as also:
         get_run_logger().error("could not record the failure of run %d: %s", run_id, also)
+
+
+def stopped_by_signal(error: BaseException) -> bool:
+    """Whether a signal (SIGTERM, Ctrl-C) is what ended the run, though another error may be raised over
+    it: Prefect, interrupted inside a task's bookkeeping, can raise ValueError("Task run is not set") while
+    handling the TerminationSignal, which then holds only as that error's context."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (TerminationSignal, KeyboardInterrupt)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def adopt_articles_without_outlet(writer: RunWriter) -> None:
