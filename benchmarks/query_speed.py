@@ -349,9 +349,14 @@ def cases() -> list[Case]:
             1.0,
             lambda s: analysis.cooccurring(s, "Entity 00100", everything, 20),
         ),
+        # The phrase is in every humanitarian-aid article (4 %), the word in every ceasefire one (20 %):
+        # ranking reads each match, so the share of articles that match is what a search costs.
         Case(
-            "full-text search, a phrase", 0.5, lambda s: search(s, '"humanitarian corridor"', everything, 20)
+            "full-text search, a phrase in 4 %",
+            0.5,
+            lambda s: search(s, '"humanitarian corridor"', everything, 20),
         ),
+        Case("full-text search, a word in 20 %", 0.5, lambda s: search(s, "ceasefire", everything, 20)),
     ]
 
 
