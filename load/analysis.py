@@ -313,8 +313,14 @@ def _trend(session: Session, hits: Select[Any], filters: Filters) -> list[TrendR
         .join(Source, Source.id == per_outlet.c.source_id)
         .order_by(per_outlet.c.period, Source.name)
     )
-    counts = [(str(p), outlet, int(n), int(total)) for p, outlet, n, total in session.execute(query)]
-    return [TrendRow(p, outlet, n, total, n / total) for p, outlet, n, total in counts]  # sums: Decimal on PG
+    # Through the connection: a plain Core result, without the ORM's result handling (a year of weeks for
+    # 300 outlets is 16,000 rows). Sums are Decimal on PostgreSQL.
+    rows = session.connection().execute(query)
+    return [_trend_row(str(p), outlet, int(n), int(total)) for p, outlet, n, total in rows]
+
+
+def _trend_row(period: str, outlet: str, articles: int, stored: int) -> TrendRow:
+    return TrendRow(period, outlet, articles, stored, articles / stored)
 
 
 def _from_article_index(hits: Select[Any]) -> Select[Any]:
