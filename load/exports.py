@@ -149,6 +149,7 @@ def entities(session: Session, filters: Filters, *, batch_size: int = BATCH_ROWS
         )
         .order_by(Article.id, ArticleEntity.entity_id)
     )
+    query = analysis.from_article_index(query)  # day and outlet from an index, not each article's row
     return Table(ENTITY_COLUMNS, _stream(session, query, _entity_row, batch_size))
 
 
@@ -187,6 +188,10 @@ def topics(
         query = query.where(ArticleTopic.topic_id.in_(analysis.topic_ids(session, topic)))
     if passed_only:
         query = query.where(ArticleTopic.passed)
+    # Day and outlet from an index: SQLite would otherwise read each article's row past its text, and
+    # start from every stored article rather than from the topic's rows (0.8 s against 0.3 s for a
+    # year of a topic over 200,000 articles).
+    query = analysis.from_article_index(query)
     return Table(TOPIC_COLUMNS, _stream(session, query, _topic_row, batch_size))
 
 
