@@ -139,17 +139,18 @@ def entity_trend(session: Session, entity: str, filters: Filters) -> list[TrendR
     """Per period and outlet: articles mentioning `entity` (a canonical name or an alias), all stored
     articles, and the share."""
     entity_ids = entity_ids_of(session, entity, filters.tagger)
-    hits = (
-        select(
-            Article.day,
-            Article.source_id,
-            func.count(func.distinct(ArticleEntity.article_id)).label("articles"),
-        )
-        .select_from(ArticleEntity)
-        .join(Article, Article.id == ArticleEntity.article_id)
+    mentioning = (  # each article once, though it may mention two of the ids (a name with two labels)
+        select(ArticleEntity.article_id)
         .where(ArticleEntity.entity_id.in_(entity_ids), ArticleEntity.tagger == filters.tagger)
+        .distinct()
+        .subquery()
+    )
+    # A row of 1 per article, summed with the stored counts by _trend: no grouping per day first.
+    hits = (
+        select(Article.day, Article.source_id, literal(1).label("articles"))
+        .select_from(mentioning)
+        .join(Article, Article.id == mentioning.c.article_id)
         .where(*_article_conditions(session, filters))
-        .group_by(Article.day, Article.source_id)
     )
     return _trend(session, from_article_index(hits), filters)
 
