@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
@@ -38,6 +38,7 @@ MAX_WORDS = 256  # PostgreSQL's tsquery runs out of stack at some thousands of w
 TITLE_WEIGHT = 2.5  # bm25's weight of the title against the text's 1.0: PostgreSQL's A against B
 SNIPPET_WORDS = 24
 MARK = ("[", "]")
+SEARCH_WORK_MEM = "32MB"  # PostgreSQL's memory for a search's bitmap of matches: see _raise_work_mem
 
 # PostgreSQL's English stop words (share/tsearch_data/english.stop), which its index never holds.
 _STOP_WORDS = """
@@ -153,6 +154,8 @@ def search(session: Session, query: str, filters: Filters, limit: int) -> list[S
     """The `limit` best articles matching `query` among those `filters` keep, best first."""
     parsed = parse_query(query)
     on_sqlite = session.get_bind().dialect.name == "sqlite"
+    if not on_sqlite:
+        _raise_work_mem(session)
     index = _sqlite_index(parsed) if on_sqlite else _postgresql_index(parsed)
     ranked = (
         index.matching(stored_articles(session, filters))
@@ -173,6 +176,22 @@ def search(session: Session, query: str, filters: Filters, limit: int) -> list[S
         SearchHit(id, str(day or ""), outlet or "", title or "", url, float(rank), _one_line(snippet))
         for id, rank, day, outlet, title, url, snippet in rows
     ]
+
+
+def _raise_work_mem(session: Session) -> None:
+    """At least SEARCH_WORK_MEM of work_mem for this transaction (SET LOCAL), never less than the server's.
+
+    PostgreSQL collects a word's matches in a bitmap of work_mem: past it the bitmap keeps pages, not rows,
+    and every row of those pages is checked again. At the default 4 MB, ranking a word found in 200,000
+    of a million articles took 2.15 s; at 32 MB, 1.27 s.
+    """
+    session.execute(
+        text(
+            "SELECT set_config('work_mem', :wanted, true) "
+            "WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes(:wanted)"
+        ),
+        {"wanted": SEARCH_WORK_MEM},
+    )
 
 
 def _one_line(snippet: str | None) -> str:

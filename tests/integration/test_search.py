@@ -313,3 +313,37 @@ def _revision_before_the_index() -> str:
     ]
     assert isinstance(script.down_revision, str)
     return script.down_revision
+
+
+def _work_mem(session: Session) -> str:
+    return session.scalar(text("SELECT current_setting('work_mem')"))
+
+
+@pytest.fixture
+def postgresql_session(tmp_path) -> Iterator[Session]:
+    with fresh_database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        with Session(engine) as session:
+            yield session
+        engine.dispose()
+
+
+def test_a_postgresql_search_has_32_mb_of_work_mem_in_its_transaction_only(postgresql_session) -> None:
+    session = postgresql_session
+    with session.begin():
+        session.execute(text("SET work_mem = '4MB'"))  # the server's default, whatever this one's is
+    with session.begin():
+        search(session, "ceasefire", V1, 20)
+        assert _work_mem(session) == "32MB"  # a bitmap of 200,000 matches stays exact
+    with session.begin():
+        assert _work_mem(session) == "4MB"  # SET LOCAL: gone with the search's transaction
+
+
+def test_a_postgresql_search_never_lowers_a_larger_work_mem(postgresql_session) -> None:
+    session = postgresql_session
+    with session.begin():
+        session.execute(text("SET work_mem = '256MB'"))
+    with session.begin():
+        search(session, "ceasefire", V1, 20)
+        assert _work_mem(session) == "256MB"
