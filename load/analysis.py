@@ -307,6 +307,7 @@ def _trend(session: Session, hits: Select[Any], filters: Filters) -> list[TrendR
             func.sum(both.c.stored).label("stored"),
         )
         .group_by(period, both.c.source_id)
+        .having(func.sum(both.c.stored) > 0)  # only where the outlet has stored articles, as a ratio needs
         .subquery()
     )
     query = (
