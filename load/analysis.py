@@ -126,11 +126,10 @@ class EvidenceRow:
 def topic_trend(session: Session, topic: str, filters: Filters) -> list[TrendRow]:
     """Per period and outlet: articles with `topic`, all stored articles, and the share (attention)."""
     counts = TopicDayCount
-    hits = (
-        select(counts.day, counts.source_id, func.sum(counts.articles).label("articles"))
+    hits = (  # the rows as they are: _trend sums them per period and outlet
+        select(counts.day, counts.source_id, counts.articles)
         .where(counts.topic_id.in_(topic_ids(session, topic)), counts.tagger == filters.tagger)
         .where(*_day_conditions(session, counts, filters))
-        .group_by(counts.day, counts.source_id)
     )
     return _trend(session, hits, filters)
 
@@ -283,7 +282,8 @@ def topic_evidence(session: Session, topic: str, filters: Filters, limit: int) -
 
 
 def _trend(session: Session, hits: Select[Any], filters: Filters) -> list[TrendRow]:
-    """`hits` (day, source_id, articles) over every stored article of the outlets, per period and outlet.
+    """`hits` (rows of day, source_id, articles; several per day and outlet are summed) over every stored
+    article of the outlets, per period and outlet.
 
     The stored articles per day and outlet are kept counted (load/rollups.py): a year of a large database
     has half a million articles but at most days x outlets counts, and the periods are made in SQL, so
