@@ -44,7 +44,7 @@ UNUSED_COMPONENTS = ("tagger", "parser", "attribute_ruler", "lemmatizer")
 TITLE_SEPARATOR = "\n\n"
 # The version of this code's tagging rules (entity resolution, topic scoring): bump it when a change
 # would tag the same text differently, so that tags before and after stay apart.
-TAGGING_RULES = "3"
+TAGGING_RULES = "4"
 PIPE_BATCH_SIZE = 16  # texts per nlp.pipe batch: up to 16 x 100k characters in memory at once
 
 _SPACE_RE = re.compile(r"\s+")

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
@@ -61,6 +61,22 @@ MAX_TOPIC_NAME_CHARS = 100  # the width of topics.name
 _SPACE_RE = re.compile(r"\s+")
 _SENTENCE_END_RE = re.compile(r"[.!?]\s|\n")
 _LINE_BREAKS_RE = re.compile(r"\n\s*")
+# A phrase's gap: up to three tokens between its parts, within a clause ("halt * fighting" matches "halt
+# the fighting" and "halt Israel's fighting"), so that a verb and its object need not be spelled out with
+# every word that can stand between them. Parts may list alternatives: "halt|stop * fighting|offensive".
+# A hyphen or a quote may stand in the gap ("ending the Israel-Hezbollah war"); a clause mark may not.
+GAP = "*"
+_CLAUSE_MARKS = [",", ";", ":", ".", "!", "?", "\u2014", "\u2013", "(", ")"]
+_GAP_TOKEN: dict[str, Any] = {"ORTH": {"NOT_IN": _CLAUSE_MARKS}, "IS_SPACE": False, "OP": "{0,3}"}
+# A headline's attribution: after a comma, the source (a few words, no quote or clause mark) and a verb of
+# saying, or "according to" and the source. Only after a comma: a headline that opens with its source
+# ("Hamas says it will free two hostages") is often about that source.
+_SAYING = "says|said|say|warns|warned|confirms|confirmed|tells|told|reports|reported|claims|claimed|insists"
+_SOURCE = r"[^,;:\"\u201c\u201d]{2,80}?"
+_ATTRIBUTION_RE = re.compile(
+    rf",\s*(?:as\s+)?(?P<source>{_SOURCE})\s+(?:{_SAYING})\b|,\s*according to\s+(?P<after>[^,;:]{{2,80}})",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +128,11 @@ class _Hit:
     needs_context: bool  # its topic's words need armed conflict in the frame to count
     context: str | None  # why it has context, in words; None without
     term_weight: float  # the taxonomy's weight for the term, before context raised a weak one
+    attributed: bool = False  # in the headline's attribution: who said it, not what the story is about
 
     @property
     def counts(self) -> bool:
-        return not self.needs_context or self.context is not None
+        return not self.attributed and (not self.needs_context or self.context is not None)
 
     @property
     def raised(self) -> bool:
@@ -172,9 +189,16 @@ def _taxonomy_place(name: str, data: Any, loc: tuple[int | str, ...]) -> str:
 
 
 def _phrase(raw: str) -> str:
-    phrase = raw.strip().lower()
+    phrase = _SPACE_RE.sub(" ", raw.strip().lower())
     if not phrase:
         raise ValueError("is an empty phrase; remove it or write the words to match")
+    words = phrase.split(" ")
+    if GAP in words:
+        parts = phrase.split(f" {GAP} ")
+        if words[0] == GAP or words[-1] == GAP or any(GAP in part.split(" ") for part in parts):
+            raise ValueError(f"has a gap ({GAP}) not between two parts; write it as 'halt * fighting'")
+        if any(not alternative.strip() for part in parts for alternative in part.split("|")):
+            raise ValueError("has an empty alternative; write 'halt|stop * fighting'")
     return phrase
 
 
@@ -293,6 +317,7 @@ class TopicScorer:
             target.append(Span(doc, start, end, key))
         frame = _Frame.of(doc, title_end, context_spans, self._term_of_key, self.taxonomy.context)
         body_factor = _body_factor(doc, title_end)
+        sources = _attributions(doc.text[:title_end])
         hits = []
         for topic, spans in spans_by_topic.items():
             needs_context = self._rules[topic].needs_context
@@ -319,6 +344,7 @@ class TopicScorer:
                         needs_context=needs_context,
                         context=context,
                         term_weight=weight,
+                        attributed=any(start <= span.start_char < end for start, end in sources),
                     )
                 )
         return hits
@@ -332,6 +358,15 @@ class TopicScorer:
         if direct and raised is not None and weight < SENTENCE_WEIGHT_CAP:
             return max(weight, raised)
         return weight
+
+
+def _attributions(title: str) -> list[tuple[int, int]]:
+    """Character bounds of the sources a headline names after a comma (", aid worker says")."""
+    bounds = []
+    for match in _ATTRIBUTION_RE.finditer(title):
+        group = "source" if match.group("source") is not None else "after"
+        bounds.append(match.span(group))
+    return bounds
 
 
 # --- context ---------------------------------------------------------------------------------------------
@@ -461,6 +496,8 @@ class _Verdict:
     @property
     def reason(self) -> str:
         if not self.mentions:
+            if all(hit.attributed for hit in self.hits):
+                return "its only hits are in the headline's attribution"
             return "no hit has the armed-conflict context this topic needs"
         if self.score < self.rule.threshold:
             return "under the threshold"
@@ -509,16 +546,53 @@ class _KeyedTerm:
     weight: float
 
 
-def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[PhraseMatcher, dict[int, _KeyedTerm]]:
-    """One PhraseMatcher on LOWER for topic and context terms alike; one match key per (topic, weight), so
-    a match tells both, and one each for context terms and the context `not` phrases."""
-    matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+class _TermMatcher:
+    """Finds the taxonomy's phrases: plain ones with a PhraseMatcher on LOWER, gapped ones ("halt * fighting",
+    GAP below) with a token Matcher under the same match keys, so a match's key tells its topic and weight
+    whichever matcher found it."""
+
+    def __init__(self, nlp: Language) -> None:
+        self._nlp = nlp
+        self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._gapped = Matcher(nlp.vocab)
+
+    def add(self, key: str, phrases: Sequence[str]) -> None:
+        plain = [phrase for phrase in phrases if GAP not in phrase.split()]
+        gapped = [phrase for phrase in phrases if GAP in phrase.split()]
+        if plain:
+            self._phrases.add(key, [self._nlp.make_doc(phrase) for phrase in plain])
+        if gapped:
+            self._gapped.add(key, [pattern for phrase in gapped for pattern in self._patterns(phrase)])
+
+    def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
+        found = self._phrases(doc)
+        return [*found, *self._gapped(doc)] if len(self._gapped) else found
+
+    def _patterns(self, phrase: str) -> list[list[dict[str, Any]]]:
+        """Token patterns of a gapped phrase: its parts between gaps, each part's "|" alternatives (single
+        words in one token test; phrases of several words spelled out as patterns of their own)."""
+        patterns: list[list[dict[str, Any]]] = [[]]
+        for number, part in enumerate(phrase.split(f" {GAP} ")):
+            if number:
+                patterns = [[*pattern, _GAP_TOKEN] for pattern in patterns]
+            words = [[token.lower_ for token in self._nlp.make_doc(alt.strip())] for alt in part.split("|")]
+            single = sorted({alt[0] for alt in words if len(alt) == 1})
+            choices = [[{"LOWER": {"IN": single}}]] if single else []
+            choices += [[{"LOWER": word} for word in alt] for alt in words if len(alt) > 1]
+            patterns = [[*pattern, *choice] for pattern in patterns for choice in choices]
+        return patterns
+
+
+def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[_TermMatcher, dict[int, _KeyedTerm]]:
+    """One matcher for topic and context terms alike; one match key per (topic, weight), so a match tells
+    both, and one each for context terms and the context `not` phrases."""
+    matcher = _TermMatcher(nlp)
     term_of_key: dict[int, _KeyedTerm] = {}
 
     def add(key: str, topic: str | None, weight: float, phrases: Sequence[str]) -> None:
         if phrases:
-            matcher.add(key, [nlp.make_doc(phrase) for phrase in phrases])
-            term_of_key[nlp.vocab.strings[key]] = _KeyedTerm(topic, weight)
+            matcher.add(key, phrases)
+            term_of_key[nlp.vocab.strings.add(key)] = _KeyedTerm(topic, weight)
 
     for rule in taxonomy.topics:
         for weight in sorted({term.weight for term in rule.terms}):
@@ -569,7 +643,9 @@ def _hit_line(hit: _Hit, text: str) -> str:
         weight += f" raised to {_number(hit.weight)} by context beside it in the title"
     where = "title" if hit.in_title else "body"
     place = f"title weight {_number(hit.place)}" if hit.in_title else f"body dilution {_number(hit.place)}"
-    if not hit.needs_context:
+    if hit.attributed:
+        context = "in the headline's attribution, who said it rather than what the story is → not counted"
+    elif not hit.needs_context:
         context = "context not needed"
     elif hit.context is None:
         context = "no armed-conflict context near it → not counted"

@@ -361,6 +361,18 @@ def _topics(*topics):
         ({**_topics(), "weights": {"weak": 0}}, "taxonomy (weights, weak): 0 must be more than 0"),
         ({**_topics(), "threshold": 0}, "taxonomy (threshold): 0 must be more than 0"),
         ({"version": "", "topics": []}, "taxonomy (version): is empty\ntaxonomy (topics): is empty"),
+        (
+            _topics({"name": "wind", "strong": ["* gale"]}),
+            "taxonomy topic 2 'wind' (strong, item 1): '* gale' has a gap (*) not between two parts",
+        ),
+        (
+            _topics({"name": "wind", "strong": ["gale * * storm"]}),
+            "taxonomy topic 2 'wind' (strong, item 1): 'gale * * storm' has a gap (*) not between two parts",
+        ),
+        (
+            _topics({"name": "wind", "weak": ["gale| * storm"]}),
+            "taxonomy topic 2 'wind' (weak, item 1): 'gale| * storm' has an empty alternative",
+        ),
         (None, "taxonomy: is empty"),
     ],
 )
@@ -408,6 +420,64 @@ def test_two_different_weak_words_in_one_sentence_corroborate_each_other(tagger)
         tagger, "Trucks carrying food wait at the Gaza crossing", "Officials gave no reason. " * 3
     )
     assert "humanitarian_aid" in topics_of(tagging)
+
+
+@pytest.mark.parametrize(
+    ("title", "topic", "assigned"),
+    [
+        ('There\'s "nowhere safe to go" in Gaza, aid worker says', "humanitarian_aid", False),
+        ("Both sides face hard choices in Gaza, former peace negotiator says", "negotiations", False),
+        ("Nowhere in Gaza is safe, according to UN aid agencies", "humanitarian_aid", False),
+        ("Aid trucks enter northern Gaza, officials say", "humanitarian_aid", True),
+        ("Children face famine in Gaza, aid agency warns", "humanitarian_aid", True),
+        ("Aid agency says convoys reached Gaza", "humanitarian_aid", True),  # the source leads: it is news
+    ],
+)
+def test_a_headline_s_trailing_source_is_not_its_subject(tagger, title, topic, assigned):
+    assert (topic in topics_of(tag_one(tagger, title, ""))) is assigned
+
+
+def test_a_topic_term_in_the_attribution_is_explained_as_not_counted(tagger):
+    explained = {e.topic: e for e in tagger.explain("Nowhere is safe in Gaza, aid worker says", "")}
+    aid = explained["humanitarian_aid"]
+    assert "'aid worker' (strong 1)" in aid.lines[0] and "headline's attribution" in aid.lines[0]
+    assert aid.lines[-1].endswith("not assigned: its only hits are in the headline's attribution")
+
+
+@pytest.mark.parametrize(
+    ("title", "assigned"),
+    [
+        ("UN court orders Israel to halt its Rafah offensive", True),
+        ("Leaders urge both sides to stop the fighting", True),
+        ("Calls to end the heavy fighting grow", True),  # two words between
+        ("Pressure to halt Israel's ground offensive mounts", True),  # three: Israel 's ground
+        ("Army chiefs halt plans for a long and costly offensive", False),  # more than three
+        ("Rebels halt. The offensive resumes in the east", False),  # not across punctuation
+    ],
+)
+def test_a_gapped_phrase_matches_with_up_to_three_words_between(tagger, title, assigned):
+    assert ("ceasefire" in topics_of(tag_one(tagger, title, ""))) is assigned
+
+
+@pytest.mark.parametrize(
+    ("title", "assigned"),
+    [
+        ("Israel reopens the Kerem Shalom crossing", True),
+        ("Gaza crossing closed after rocket fire", True),
+        ("Israeli forces take over the Rafah crossing", False),  # a crossing alone is a border
+        ("EU border mission returns to the Rafah crossing", False),
+    ],
+)
+def test_a_crossing_is_aid_when_it_is_opened_or_shut(tagger, title, assigned):
+    assert ("humanitarian_aid" in topics_of(tag_one(tagger, title, ""))) is assigned
+
+
+def test_a_gapped_phrase_from_a_taxonomy_file_with_alternatives(nlp):
+    data = {"version": "1", "topics": [{"name": "calm", "strong": ["halt|stop * storm|gale"]}]}
+    calm = Tagger(nlp, parse_taxonomy(data))
+    assert "calm" in topics_of(tag_one(calm, "Nothing can stop this autumn's gale", ""))
+    assert "calm" in topics_of(tag_one(calm, "Halt storm", ""))
+    assert topics_of(tag_one(calm, "Storm halts traffic", "")) == {}  # the parts keep their order
 
 
 def test_an_entity_longer_than_any_real_name_is_dropped(nlp):
