@@ -20,6 +20,10 @@ How an article is judged, and why:
   let a business story that says "negotiations" ten times add up to the topic.
 * A topic needs a strong term, or two different weak terms in one sentence (`_corroborated`): a weak word
   repeated through a long text about something else must not add up.
+* A headline's source is not its subject: in "No street in Khan Younis is safe any more, aid worker says"
+  the aid worker is who said it, and the story is what was said. Topic terms in a headline's attribution (",
+  aid worker says", ", according to UN aid officials": a verb of saying that closes its clause) count for
+  nothing; its conflict terms still put armed conflict in the frame.
 * score = 1 - exp(-evidence): one strong title hit scores 0.86, one strong mention in a typical body 0.63,
   a passing mention in a 2,500-token feature 0.43 (kept, but not passed), five such mentions 0.94.
 """
@@ -64,17 +68,26 @@ _LINE_BREAKS_RE = re.compile(r"\n\s*")
 # A phrase's gap: up to three tokens between its parts, within a clause ("halt * fighting" matches "halt
 # the fighting" and "halt Israel's fighting"), so that a verb and its object need not be spelled out with
 # every word that can stand between them. Parts may list alternatives: "halt|stop * fighting|offensive".
-# A hyphen or a quote may stand in the gap ("ending the Israel-Hezbollah war"); a clause mark may not.
+# A hyphen joining two words may stand in the gap ("halt Israel-Hamas fighting"); a clause mark, a line
+# break or a spaced dash (a headline's separator, "Rebels halt - offensive resumes") may not.
 GAP = "*"
-_CLAUSE_MARKS = [",", ";", ":", ".", "!", "?", "\u2014", "\u2013", "(", ")"]
+_CLAUSE_MARKS = [",", ";", ":", ".", "!", "?", "\u2014", "\u2013", "\u2026", "(", ")", "/", "|"]
 _GAP_TOKEN: dict[str, Any] = {"ORTH": {"NOT_IN": _CLAUSE_MARKS}, "IS_SPACE": False, "OP": "{0,3}"}
-# A headline's attribution: after a comma, the source (a few words, no quote or clause mark) and a verb of
-# saying, or "according to" and the source. Only after a comma: a headline that opens with its source
-# ("Hamas says it will free two hostages") is often about that source.
+_SPACED_DASH_RE = re.compile(r"\s-\s")
+# A headline's attribution: after a comma (or a comma inside a closing quote), the source and a verb of
+# saying that closes the clause (", aid worker says", ", officials told CNN", ", says UN"), or "according
+# to" and the source. The verb must end its clause: in "Israel, Hamas agree to truce that aid groups say
+# is too short" the comma joins two parties, and what follows is the news. Only after a comma: a headline
+# that opens with its source ("Hamas says it will free two hostages") is often about that source. The
+# source starts and ends on a word, so no run of spaces can make the pattern backtrack.
 _SAYING = "says|said|say|warns|warned|confirms|confirmed|tells|told|reports|reported|claims|claimed|insists"
-_SOURCE = r"[^,;:\"\u201c\u201d]{2,80}?"
+_CLAUSE_END = r"(?=\s*(?:$|[,;:.!?\u2014\u2013]|\s-\s))"
+_SOURCE = r"[^\s,;:\"\u201c\u201d](?:[^,;:\"\u201c\u201d]{0,78}[^\s,;:\"\u201c\u201d])?"
+_AFTER_COMMA = r",[\"\u201d']?\s?"
 _ATTRIBUTION_RE = re.compile(
-    rf",\s*(?:as\s+)?(?P<source>{_SOURCE})\s+(?:{_SAYING})\b|,\s*according to\s+(?P<after>[^,;:]{{2,80}})",
+    rf"{_AFTER_COMMA}(?:as\s)?(?P<source>{_SOURCE})\s(?:{_SAYING})\b(?:\s(?:on\s\w+|\w+))?{_CLAUSE_END}"
+    rf"|{_AFTER_COMMA}(?:says|said)\s(?P<inverted>{_SOURCE}){_CLAUSE_END}"
+    rf"|{_AFTER_COMMA}according to\s(?P<after>[^,;:.!?\u2014\u2013]{{2,80}}?){_CLAUSE_END}",
     re.IGNORECASE,
 )
 
@@ -129,6 +142,13 @@ class _Hit:
     context: str | None  # why it has context, in words; None without
     term_weight: float  # the taxonomy's weight for the term, before context raised a weak one
     attributed: bool = False  # in the headline's attribution: who said it, not what the story is about
+    gapped: str | None = None  # the taxonomy's gapped phrase that matched, if one did
+
+    @property
+    def phrase(self) -> str:
+        """The taxonomy term this hit is: the matched words, or the gapped phrase that matched them (two
+        hits of one gapped phrase are one term, whatever stood in their gaps)."""
+        return self.gapped or self.term
 
     @property
     def counts(self) -> bool:
@@ -193,6 +213,8 @@ def _phrase(raw: str) -> str:
     if not phrase:
         raise ValueError("is an empty phrase; remove it or write the words to match")
     words = phrase.split(" ")
+    if "|" in phrase and GAP not in words:
+        raise ValueError(f"has alternatives (|) but no gap ({GAP}); list each phrase on its own line")
     if GAP in words:
         parts = phrase.split(f" {GAP} ")
         if words[0] == GAP or words[-1] == GAP or any(GAP in part.split(" ") for part in parts):
@@ -321,10 +343,9 @@ class TopicScorer:
         hits = []
         for topic, spans in spans_by_topic.items():
             needs_context = self._rules[topic].needs_context
-            for span in filter_spans(spans):
-                weight = self._term_of_key[span.label].weight
-                if weight == 0:  # `not` phrases only mask
-                    continue
+            for span in _counted_spans(spans, self._term_of_key):
+                keyed = self._term_of_key[span.label]
+                weight = keyed.weight
                 in_title = span.start_char < title_end
                 context, direct = (
                     frame.context_of(span.start_char, span.end_char, in_title)
@@ -344,7 +365,8 @@ class TopicScorer:
                         needs_context=needs_context,
                         context=context,
                         term_weight=weight,
-                        attributed=any(start <= span.start_char < end for start, end in sources),
+                        attributed=any(first <= span.start_char < last for first, last in sources),
+                        gapped=keyed.gapped,
                     )
                 )
         return hits
@@ -364,7 +386,7 @@ def _attributions(title: str) -> list[tuple[int, int]]:
     """Character bounds of the sources a headline names after a comma (", aid worker says")."""
     bounds = []
     for match in _ATTRIBUTION_RE.finditer(title):
-        group = "source" if match.group("source") is not None else "after"
+        group = next(name for name in ("source", "inverted", "after") if match.group(name) is not None)
         bounds.append(match.span(group))
     return bounds
 
@@ -398,9 +420,7 @@ class _Frame:
         unit_starts = _unit_starts(doc, title_end)
         context_units: dict[int, str] = {}
         title_context = []
-        for span in filter_spans(spans):
-            if term_of_key[span.label].weight == 0:  # a context `not` phrase: "trade war"
-                continue
+        for span in _counted_spans(spans, term_of_key):  # context `not` phrases ("trade war") mask
             if span.start_char < title_end:
                 unit = TITLE_UNIT
                 title_context.append((span.start_char, span.end_char))
@@ -536,7 +556,7 @@ def _corroborated(hits: Sequence[_Hit]) -> bool:
         return True
     terms_by_sentence: dict[tuple[int, int], set[str]] = {}
     for hit in hits:
-        terms_by_sentence.setdefault(hit.sentence, set()).add(hit.term)
+        terms_by_sentence.setdefault(hit.sentence, set()).add(hit.phrase)
     return any(len(terms) >= 2 for terms in terms_by_sentence.values())
 
 
@@ -544,29 +564,32 @@ def _corroborated(hits: Sequence[_Hit]) -> bool:
 class _KeyedTerm:
     topic: str | None  # None: a context term
     weight: float
+    gapped: str | None = None  # the taxonomy's phrase, for a gapped one (its match key is its own)
 
 
 class _TermMatcher:
     """Finds the taxonomy's phrases: plain ones with a PhraseMatcher on LOWER, gapped ones ("halt * fighting",
-    GAP below) with a token Matcher under the same match keys, so a match's key tells its topic and weight
-    whichever matcher found it."""
+    GAP above) with a token Matcher. The match key tells the topic and weight of a plain phrase, and which
+    phrase a gapped match is."""
 
     def __init__(self, nlp: Language) -> None:
         self._nlp = nlp
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._gapped = Matcher(nlp.vocab)
 
-    def add(self, key: str, phrases: Sequence[str]) -> None:
-        plain = [phrase for phrase in phrases if GAP not in phrase.split()]
-        gapped = [phrase for phrase in phrases if GAP in phrase.split()]
-        if plain:
-            self._phrases.add(key, [self._nlp.make_doc(phrase) for phrase in plain])
-        if gapped:
-            self._gapped.add(key, [pattern for phrase in gapped for pattern in self._patterns(phrase)])
+    def add_plain(self, key: str, phrases: Sequence[str]) -> None:
+        self._phrases.add(key, [self._nlp.make_doc(phrase) for phrase in phrases])
+
+    def add_gapped(self, key: str, phrase: str) -> None:
+        self._gapped.add(key, self._patterns(phrase))
 
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
         found = self._phrases(doc)
-        return [*found, *self._gapped(doc)] if len(self._gapped) else found
+        if not len(self._gapped):
+            return found
+        # a spaced dash is a headline's separator, not a hyphen inside a name: no gap spans it
+        gapped = [m for m in self._gapped(doc) if not _SPACED_DASH_RE.search(doc[m[1] : m[2]].text)]
+        return [*found, *gapped]
 
     def _patterns(self, phrase: str) -> list[list[dict[str, Any]]]:
         """Token patterns of a gapped phrase: its parts between gaps, each part's "|" alternatives (single
@@ -584,15 +607,20 @@ class _TermMatcher:
 
 
 def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[_TermMatcher, dict[int, _KeyedTerm]]:
-    """One matcher for topic and context terms alike; one match key per (topic, weight), so a match tells
-    both, and one each for context terms and the context `not` phrases."""
+    """One matcher for topic and context terms alike: one match key per (topic, weight) for plain phrases,
+    so a match tells both, one per gapped phrase, and the same for context terms and context `not`s."""
     matcher = _TermMatcher(nlp)
     term_of_key: dict[int, _KeyedTerm] = {}
 
     def add(key: str, topic: str | None, weight: float, phrases: Sequence[str]) -> None:
-        if phrases:
-            matcher.add(key, phrases)
+        plain = [phrase for phrase in phrases if GAP not in phrase.split(" ")]
+        if plain:
+            matcher.add_plain(key, plain)
             term_of_key[nlp.vocab.strings.add(key)] = _KeyedTerm(topic, weight)
+        for phrase in phrases:
+            if GAP in phrase.split(" "):
+                matcher.add_gapped(f"{key}:{phrase}", phrase)
+                term_of_key[nlp.vocab.strings.add(f"{key}:{phrase}")] = _KeyedTerm(topic, weight, phrase)
 
     for rule in taxonomy.topics:
         for weight in sorted({term.weight for term in rule.terms}):
@@ -601,6 +629,38 @@ def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[_TermMatcher, dic
     add("context", None, 1.0, taxonomy.context.terms)
     add("context:not", None, 0.0, taxonomy.context.not_terms)
     return matcher, term_of_key
+
+
+def _counted_spans(spans: Sequence[Span], term_of_key: dict[int, _KeyedTerm]) -> list[Span]:
+    """The matches of one topic (or of the context terms) that count, each word counted once.
+
+    Plain phrases: the longest of overlapping matches wins, so a `not` phrase masks the shorter terms
+    inside it ("military aid") and a longer term beats a `not` inside it ("first aid shipment"). A gapped
+    match is long only by its gap, so length decides nothing for it: a `not` phrase it overlaps masks it
+    (and a gapped `not` masks what it overlaps); against a counted match it overlaps, the stronger wins,
+    the gapped one at equal weight (it holds the other)."""
+    plain = filter_spans([span for span in spans if term_of_key[span.label].gapped is None])
+    gapped = filter_spans([span for span in spans if term_of_key[span.label].gapped is not None])
+
+    def weight(span: Span) -> float:
+        return term_of_key[span.label].weight
+
+    gapped_masks = [span for span in gapped if weight(span) == 0]
+    masks = [span for span in plain if weight(span) == 0] + gapped_masks
+    counted = [
+        span for span in plain if weight(span) > 0 and not any(_overlap(span, m) for m in gapped_masks)
+    ]
+    for span in gapped:
+        if weight(span) == 0 or any(_overlap(span, mask) for mask in masks):
+            continue
+        overlapped = [other for other in counted if _overlap(span, other)]
+        if all(weight(other) <= weight(span) for other in overlapped):
+            counted = [other for other in counted if other not in overlapped] + [span]
+    return sorted(counted, key=lambda span: span.start)
+
+
+def _overlap(one: Span, other: Span) -> bool:
+    return one.start < other.end and other.start < one.end
 
 
 def _body_factor(doc: Doc, title_end: int) -> float:
@@ -651,8 +711,9 @@ def _hit_line(hit: _Hit, text: str) -> str:
         context = "no armed-conflict context near it → not counted"
     else:
         context = f"context {_number(CONTEXT_FACTOR)}: {hit.context}"
+    by_phrase = f", by the phrase {hit.gapped!r}" if hit.gapped else ""
     return (
-        f"{hit.term!r} ({kind} {weight}) in the {where} at {hit.start_char}: "
+        f"{hit.term!r} ({kind} {weight}{by_phrase}) in the {where} at {hit.start_char}: "
         f"{_evidence(text, hit)!r}; {place}; {context}"
     )
 
