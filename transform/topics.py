@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -604,11 +604,17 @@ class _TermMatcher:
         for phrase_key, parts in self._part_counts.items():
             chains = places.get((phrase_key, 0), [])
             for number in range(1, parts):
+                # by where they start, so that each chain looks only at the MAX_GAP + 1 places after it
+                # (a long text with thousands of matches of two parts must not pair every one with every one)
+                ends_by_start: dict[int, list[int]] = {}
+                for next_start, next_end in places.get((phrase_key, number), []):
+                    ends_by_start.setdefault(next_start, []).append(next_end)
                 chains = [
                     (start, next_end)
                     for start, end in chains
-                    for next_start, next_end in places.get((phrase_key, number), [])
-                    if end <= next_start <= end + MAX_GAP and _bridgeable(doc, end, next_start)
+                    for next_start in range(end, end + MAX_GAP + 1)
+                    for next_end in ends_by_start.get(next_start, ())
+                    if _bridgeable(doc, end, next_start)
                 ]
             found.extend((phrase_key, start, end) for start, end in set(chains))
         return found
@@ -664,18 +670,40 @@ def _counted_spans(spans: Sequence[Span], term_of_key: dict[int, _KeyedTerm]) ->
     def weight(span: Span) -> float:
         return term_of_key[span.label].weight
 
-    gapped_masks = [span for span in gapped if weight(span) == 0]
-    masks = [span for span in plain if weight(span) == 0] + gapped_masks
-    counted = [
-        span for span in plain if weight(span) > 0 and not any(_overlap(span, m) for m in gapped_masks)
-    ]
+    plain_masks = _Layer([span for span in plain if weight(span) == 0])
+    gapped_masks = _Layer([span for span in gapped if weight(span) == 0])
+    counted_plain = _Layer(
+        [span for span in plain if weight(span) > 0 and not gapped_masks.overlapping(span)]
+    )
+    beaten: set[tuple[int, int, int]] = set()
+    counted_gapped = []
     for span in gapped:
-        if weight(span) == 0 or any(_overlap(span, mask) for mask in masks):
+        if weight(span) == 0 or plain_masks.overlapping(span) or gapped_masks.overlapping(span):
             continue
-        overlapped = [other for other in counted if _overlap(span, other)]
+        overlapped = [other for other in counted_plain.overlapping(span) if _key(other) not in beaten]
         if all(weight(other) <= weight(span) for other in overlapped):
-            counted = [other for other in counted if other not in overlapped] + [span]
+            beaten.update(_key(other) for other in overlapped)
+            counted_gapped.append(span)
+    counted = [span for span in counted_plain.spans if _key(span) not in beaten] + counted_gapped
     return sorted(counted, key=lambda span: span.start)
+
+
+class _Layer:
+    """Spans that do not overlap each other, sorted: which of them overlap a span is a binary search, not
+    a scan (a long text can hold thousands of matches)."""
+
+    def __init__(self, spans: list[Span]) -> None:
+        self.spans = sorted(spans, key=lambda span: span.start)
+        self._starts = [span.start for span in self.spans]
+
+    def overlapping(self, span: Span) -> list[Span]:
+        first = max(bisect_right(self._starts, span.start) - 1, 0)
+        last = bisect_left(self._starts, span.end)
+        return [other for other in self.spans[first:last] if _overlap(span, other)]
+
+
+def _key(span: Span) -> tuple[int, int, int]:
+    return span.start, span.end, span.label
 
 
 def _overlap(one: Span, other: Span) -> bool:
