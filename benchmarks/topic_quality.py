@@ -1,8 +1,9 @@
 """Topic tagging quality: cross-validated on ../shared/corpus/topics/dev.jsonl (300 hand-labelled war
 headlines, four topics), plus the shipped taxonomy's plain scores on that set, false tags on the 85 real
 everyday pages of ../shared/corpus/articles (labels in tests/fixtures/topics/article_labels.json), and our
-own labelled examples (tests/fixtures/topics/examples.jsonl, every topic), and 200 blind headlines
-(tests/fixtures/topics/blind.jsonl, the four dev topics).
+own labelled examples (tests/fixtures/topics/examples.jsonl, every topic), 200 blind headlines
+(tests/fixtures/topics/blind.jsonl, the four dev topics), and everyday headlines that name a country at
+war without being about it (tests/fixtures/topics/everyday_headlines.txt): how many get a war topic.
 
     python benchmarks/topic_quality.py [--model NAME] [--taxonomy PATH] [--folds 5] [--errors]
 
@@ -41,6 +42,7 @@ ARTICLES = CORPUS / "articles" / "ground-truth.json"
 ARTICLE_LABELS = REPO / "tests" / "fixtures" / "topics" / "article_labels.json"
 EXAMPLES = REPO / "tests" / "fixtures" / "topics" / "examples.jsonl"
 BLIND = REPO / "tests" / "fixtures" / "topics" / "blind.jsonl"
+EVERYDAY_HEADLINES = REPO / "tests" / "fixtures" / "topics" / "everyday_headlines.txt"
 DEV_TOPICS = ("ceasefire", "hostages", "humanitarian_aid", "negotiations")
 THRESHOLD_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 SEED = 20240601
@@ -243,6 +245,16 @@ def main(argv: list[str] | None = None) -> int:
             f"blind.jsonl, {len(blind)} headlines nobody tuned on, shipped taxonomy",
             count([truth for *_, truth in blind], blind_topics, DEV_TOPICS),
         )
+    if EVERYDAY_HEADLINES.is_file():
+        headlines = [line for line in EVERYDAY_HEADLINES.read_text(encoding="utf-8").splitlines() if line]
+        war = [
+            topics & set(DEV_TOPICS) for topics in passed_topics(tag(tagger, [(h, "") for h in headlines]))
+        ]
+        print(
+            f"\neveryday headlines naming a country at war: {sum(map(bool, war))} of {len(headlines)} "
+            "get a war topic"
+        )
+        errors += [f"everyday extra={sorted(got)}  {h}" for h, got in zip(headlines, war, strict=True) if got]
     if args.errors:
         print("\n" + "\n".join(errors))
     return 0

@@ -601,9 +601,9 @@ class _TermMatcher:
         for part_key, start, end in self._parts(doc):
             places.setdefault(self._part_of[part_key], []).append((start, end))
         found = []
-        for phrase_key, parts in self._part_counts.items():
+        for phrase_key, part_count in self._part_counts.items():
             chains = places.get((phrase_key, 0), [])
-            for number in range(1, parts):
+            for number in range(1, part_count):
                 # by where they start, so that each chain looks only at the MAX_GAP + 1 places after it
                 # (a long text with thousands of matches of two parts must not pair every one with every one)
                 ends_by_start: dict[int, list[int]] = {}
@@ -622,7 +622,8 @@ class _TermMatcher:
 
 def _bridgeable(doc: Doc, start: int, end: int) -> bool:
     """Whether tokens start..end-1 may stand in a gap: words within a clause, no clause mark, line break or
-    spaced dash (a headline's separator, unlike the hyphen in "Israel-Hamas")."""
+    spaced dash (a headline's separator, unlike the hyphen in "Israel-Hamas"). A gap starts after a part,
+    never at token 0, so the token before a dash is always the text's own."""
     for token in doc[start:end]:
         if token.is_space or token.text in _CLAUSE_MARKS:
             return False
@@ -661,30 +662,34 @@ def _counted_spans(spans: Sequence[Span], term_of_key: dict[int, _KeyedTerm]) ->
 
     Plain phrases: the longest of overlapping matches wins, so a `not` phrase masks the shorter terms
     inside it ("military aid") and a longer term beats a `not` inside it ("first aid shipment"). A gapped
-    match is long only by its gap, so length decides nothing for it: a `not` phrase it overlaps masks it
-    (and a gapped `not` masks what it overlaps); against a counted match it overlaps, the stronger wins,
-    the gapped one at equal weight (it holds the other)."""
-    plain = filter_spans([span for span in spans if term_of_key[span.label].gapped is None])
-    gapped = filter_spans([span for span in spans if term_of_key[span.label].gapped is not None])
+    match is long only by its gap, so length decides nothing for it: a `not` phrase it overlaps masks it,
+    a gapped `not` masks whatever it overlaps, and of overlapping counted matches the stronger wins (the
+    gapped one at equal weight: it holds the other)."""
 
     def weight(span: Span) -> float:
         return term_of_key[span.label].weight
 
+    plain = filter_spans([span for span in spans if term_of_key[span.label].gapped is None])
+    gapped = [span for span in spans if term_of_key[span.label].gapped is not None]
     plain_masks = _Layer([span for span in plain if weight(span) == 0])
-    gapped_masks = _Layer([span for span in gapped if weight(span) == 0])
+    gapped_masks = _Layer(filter_spans([span for span in gapped if weight(span) == 0]))
     counted_plain = _Layer(
         [span for span in plain if weight(span) > 0 and not gapped_masks.overlapping(span)]
     )
-    beaten: set[tuple[int, int, int]] = set()
-    counted_gapped = []
-    for span in gapped:
-        if weight(span) == 0 or plain_masks.overlapping(span) or gapped_masks.overlapping(span):
-            continue
-        overlapped = [other for other in counted_plain.overlapping(span) if _key(other) not in beaten]
-        if all(weight(other) <= weight(span) for other in overlapped):
-            beaten.update(_key(other) for other in overlapped)
-            counted_gapped.append(span)
-    counted = [span for span in counted_plain.spans if _key(span) not in beaten] + counted_gapped
+
+    def stands(span: Span) -> bool:  # no mask over it, no stronger plain match in it
+        if plain_masks.overlapping(span) or gapped_masks.overlapping(span):
+            return False
+        return all(weight(other) <= weight(span) for other in counted_plain.overlapping(span))
+
+    # of overlapping gapped matches, the strongest, then the longest
+    standing = [span for span in gapped if weight(span) > 0 and stands(span)]
+    counted_gapped = _Layer([])
+    for span in sorted(standing, key=lambda span: (-weight(span), span.start - span.end, span.start)):
+        if not counted_gapped.overlapping(span):
+            counted_gapped.add(span)
+    beaten = {_key(other) for span in counted_gapped.spans for other in counted_plain.overlapping(span)}
+    counted = [span for span in counted_plain.spans if _key(span) not in beaten] + counted_gapped.spans
     return sorted(counted, key=lambda span: span.start)
 
 
@@ -700,6 +705,12 @@ class _Layer:
         first = max(bisect_right(self._starts, span.start) - 1, 0)
         last = bisect_left(self._starts, span.end)
         return [other for other in self.spans[first:last] if _overlap(span, other)]
+
+    def add(self, span: Span) -> None:
+        """Adds a span that overlaps none of the layer's."""
+        place = bisect_left(self._starts, span.start)
+        self._starts.insert(place, span.start)
+        self.spans.insert(place, span)
 
 
 def _key(span: Span) -> tuple[int, int, int]:

@@ -1,6 +1,8 @@
 """Topics with the real default spaCy pipeline, judged on whole articles: the 85 real everyday pages of
 ../shared/corpus/articles against our labels (tests/fixtures/topics/article_labels.json), the seed Gaza
-article, and our own labelled examples of every topic (tests/fixtures/topics/examples.jsonl).
+article, our own labelled examples of every topic (tests/fixtures/topics/examples.jsonl), and everyday
+headlines that name Israel, Syria or Yemen without being about the war (tests/fixtures/topics/
+everyday_headlines.txt: transfers, wage deals, tech roadmaps, speeches, coalition politics).
 
 The shared corpus is required here: a missing corpus fails these tests rather than skipping them, so that
 a precision regression on everyday news cannot pass unnoticed.
@@ -32,6 +34,12 @@ PAGES_IN_CORPUS = 85
 # twice, and a story on US policy on Israeli settlements that discusses the stalled peace talks).
 MAX_FALSE_TAGS = 2
 MIN_EXAMPLE_F1 = 0.9  # per topic, on our own examples (measured: 1.0 for every topic)
+EVERYDAY_HEADLINES = EXAMPLES.parent / "everyday_headlines.txt"
+WAR_TOPICS = frozenset({"ceasefire", "hostages", "humanitarian_aid", "negotiations"})
+# Measured: 7 of the 81, each from a term that is ambiguous beside a conflict name in a title ("talks up
+# the economy", "agree terms on a wage deal", a champion's "truce" with its ultras, refugees' "hunger
+# strike"). The bar keeps it there: a term that reads everyday news as war news shows up here first.
+MAX_EVERYDAY_WAR_TAGS = 7
 
 
 @pytest.fixture
@@ -88,3 +96,14 @@ def test_everyday_negatives_among_our_examples_get_no_topic(tagger):
         if any(hit.passed for hit in tagging.topics)
     }
     assert tagged == {}
+
+
+def test_everyday_headlines_that_name_a_country_at_war_are_rarely_war_topics(tagger):
+    headlines = _required(EVERYDAY_HEADLINES).read_text(encoding="utf-8").splitlines()
+    taggings = tagger.tag([(title, "") for title in headlines if title.strip()])
+    wrong = {
+        title: sorted(topics & WAR_TOPICS)
+        for title, topics in zip(headlines, passed_topics(taggings), strict=True)
+        if topics & WAR_TOPICS
+    }
+    assert len(wrong) <= MAX_EVERYDAY_WAR_TAGS, wrong

@@ -529,6 +529,18 @@ def test_a_not_phrase_masks_a_gapped_match_it_overlaps(nlp):
     assert topics_of(tag_one(calm, "Walls halt the gale force winds", "")) == {}
 
 
+def test_of_overlapping_gapped_matches_the_stronger_counts_whatever_their_length(nlp):
+    calm = _one_topic(nlp, strong=["halt * gale"], weak=["walls * gale"])
+    (hit,) = tag_one(calm, "Walls halt the gale", "").topics
+    assert hit.passed and hit.score == pytest.approx(1 - math.exp(-2), abs=1e-4)
+
+
+def test_a_gapped_not_phrase_masks_a_longer_gapped_match(nlp):
+    calm = _one_topic(nlp, strong=["halt * gale"], **{"not": ["the * gale"]})
+    assert topics_of(tag_one(calm, "Walls halt the big gale", "")) == {}
+    assert "calm" in topics_of(tag_one(calm, "Walls halt a gale", ""))
+
+
 def test_one_gapped_phrase_twice_in_a_sentence_is_one_weak_term(nlp):
     calm = _one_topic(nlp, weak=["talk|talks * phone", "rain"])
     one_term = tag_one(calm, "Aides talk by phone and leaders talks on the phone", "")
