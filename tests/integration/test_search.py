@@ -319,18 +319,8 @@ def _work_mem(session: Session) -> str:
     return session.scalar(text("SELECT current_setting('work_mem')"))
 
 
-@pytest.fixture
-def postgresql_session(tmp_path) -> Iterator[Session]:
-    with fresh_database("postgresql", tmp_path) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        with Session(engine) as session:
-            yield session
-        engine.dispose()
-
-
-def test_a_postgresql_search_has_32_mb_of_work_mem_in_its_transaction_only(postgresql_session) -> None:
-    session = postgresql_session
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # work_mem is PostgreSQL's
+def test_a_postgresql_search_has_32_mb_of_work_mem_in_its_transaction_only(session) -> None:
     with session.begin():
         session.execute(text("SET work_mem = '4MB'"))  # the server's default, whatever this one's is
     with session.begin():
@@ -340,8 +330,8 @@ def test_a_postgresql_search_has_32_mb_of_work_mem_in_its_transaction_only(postg
         assert _work_mem(session) == "4MB"  # SET LOCAL: gone with the search's transaction
 
 
-def test_a_postgresql_search_never_lowers_a_larger_work_mem(postgresql_session) -> None:
-    session = postgresql_session
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_postgresql_search_never_lowers_a_larger_work_mem(session) -> None:
     with session.begin():
         session.execute(text("SET work_mem = '256MB'"))
     with session.begin():
