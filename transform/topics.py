@@ -211,16 +211,24 @@ def _phrase(raw: str) -> str:
     phrase = _SPACE_RE.sub(" ", raw.strip().lower())
     if not phrase:
         raise ValueError("is an empty phrase; remove it or write the words to match")
-    words = phrase.split(" ")
-    if "|" in phrase and GAP not in words:
+    if "|" in phrase and not _is_gapped(phrase):
         raise ValueError(f"has alternatives (|) but no gap ({GAP}); list each phrase on its own line")
-    if GAP in words:
-        parts = phrase.split(f" {GAP} ")
+    if _is_gapped(phrase):
+        words, parts = phrase.split(" "), _parts(phrase)
         if words[0] == GAP or words[-1] == GAP or any(GAP in part.split(" ") for part in parts):
             raise ValueError(f"has a gap ({GAP}) not between two parts; write it as 'halt * fighting'")
         if any(not alternative.strip() for part in parts for alternative in part.split("|")):
             raise ValueError("has an empty alternative; write 'halt|stop * fighting'")
     return phrase
+
+
+def _is_gapped(phrase: str) -> bool:
+    return GAP in phrase.split(" ")
+
+
+def _parts(phrase: str) -> list[str]:
+    """A gapped phrase's parts, in order: "halt|stop * fighting" -> ["halt|stop", "fighting"]."""
+    return phrase.split(f" {GAP} ")
 
 
 Phrase = Annotated[str, AfterValidator(_phrase)]
@@ -328,8 +336,8 @@ class TopicScorer:
         return [_verdict(self._rules[topic], hits, doc.text) for topic, hits in hits_by_topic.items()]
 
     def _hits(self, doc: Doc, title_end: int) -> list[_Hit]:
-        """Weighted term matches, each with whether it has the context its topic needs; within a topic the
-        longest of overlapping matches wins. One matcher pass finds both topic terms and context terms."""
+        """Weighted term matches, each with whether it has the context its topic needs; overlapping matches
+        of a topic count once (_counted_spans). One matcher pass finds both topic terms and context terms."""
         spans_by_topic: dict[str, list[Span]] = {}
         context_spans: list[Span] = []
         for key, start, end in self._matcher(doc):
@@ -585,7 +593,7 @@ class _TermMatcher:
 
     def add_gapped(self, key: str, phrase: str) -> None:
         phrase_key = self._nlp.vocab.strings.add(key)
-        parts = phrase.split(f" {GAP} ")
+        parts = _parts(phrase)
         self._part_counts[phrase_key] = len(parts)
         for number, part in enumerate(parts):
             part_key = f"{key}#{number}"
@@ -604,20 +612,26 @@ class _TermMatcher:
         for phrase_key, part_count in self._part_counts.items():
             chains = places.get((phrase_key, 0), [])
             for number in range(1, part_count):
-                # by where they start, so that each chain looks only at the MAX_GAP + 1 places after it
-                # (a long text with thousands of matches of two parts must not pair every one with every one)
-                ends_by_start: dict[int, list[int]] = {}
-                for next_start, next_end in places.get((phrase_key, number), []):
-                    ends_by_start.setdefault(next_start, []).append(next_end)
-                chains = [
-                    (start, next_end)
-                    for start, end in chains
-                    for next_start in range(end, end + MAX_GAP + 1)
-                    for next_end in ends_by_start.get(next_start, ())
-                    if _bridgeable(doc, end, next_start)
-                ]
+                chains = _chained(doc, chains, places.get((phrase_key, number), []))
             found.extend((phrase_key, start, end) for start, end in set(chains))
         return found
+
+
+def _chained(
+    doc: Doc, chains: list[tuple[int, int]], next_parts: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Each chain (start, end) extended by each match of the next part that starts within MAX_GAP
+    bridgeable tokens of its end. The next part's matches are looked up by where they start, so a long
+    text with thousands of matches of two parts never pairs every one with every one."""
+    ends_by_start: dict[int, list[int]] = {}
+    for next_start, next_end in next_parts:
+        ends_by_start.setdefault(next_start, []).append(next_end)
+    extended = []
+    for start, end in chains:
+        for next_start in range(end, end + MAX_GAP + 1):
+            if next_start in ends_by_start and _bridgeable(doc, end, next_start):
+                extended.extend((start, next_end) for next_end in ends_by_start[next_start])
+    return extended
 
 
 def _bridgeable(doc: Doc, start: int, end: int) -> bool:
@@ -639,14 +653,13 @@ def _build_matcher(nlp: Language, taxonomy: Taxonomy) -> tuple[_TermMatcher, dic
     term_of_key: dict[int, _KeyedTerm] = {}
 
     def add(key: str, topic: str | None, weight: float, phrases: Sequence[str]) -> None:
-        plain = [phrase for phrase in phrases if GAP not in phrase.split(" ")]
+        plain = [phrase for phrase in phrases if not _is_gapped(phrase)]
         if plain:
             matcher.add_plain(key, plain)
             term_of_key[nlp.vocab.strings.add(key)] = _KeyedTerm(topic, weight)
-        for phrase in phrases:
-            if GAP in phrase.split(" "):
-                matcher.add_gapped(f"{key}:{phrase}", phrase)
-                term_of_key[nlp.vocab.strings.add(f"{key}:{phrase}")] = _KeyedTerm(topic, weight, phrase)
+        for phrase in filter(_is_gapped, phrases):
+            matcher.add_gapped(f"{key}:{phrase}", phrase)
+            term_of_key[nlp.vocab.strings.add(f"{key}:{phrase}")] = _KeyedTerm(topic, weight, phrase)
 
     for rule in taxonomy.topics:
         for weight in sorted({term.weight for term in rule.terms}):
@@ -688,8 +701,8 @@ def _counted_spans(spans: Sequence[Span], term_of_key: dict[int, _KeyedTerm]) ->
     for span in sorted(standing, key=lambda span: (-weight(span), span.start - span.end, span.start)):
         if not counted_gapped.overlapping(span):
             counted_gapped.add(span)
-    beaten = {_key(other) for span in counted_gapped.spans for other in counted_plain.overlapping(span)}
-    counted = [span for span in counted_plain.spans if _key(span) not in beaten] + counted_gapped.spans
+    beaten = {other for span in counted_gapped.spans for other in counted_plain.overlapping(span)}
+    counted = [span for span in counted_plain.spans if span not in beaten] + counted_gapped.spans
     return sorted(counted, key=lambda span: span.start)
 
 
@@ -711,10 +724,6 @@ class _Layer:
         place = bisect_left(self._starts, span.start)
         self._starts.insert(place, span.start)
         self.spans.insert(place, span)
-
-
-def _key(span: Span) -> tuple[int, int, int]:
-    return span.start, span.end, span.label
 
 
 def _overlap(one: Span, other: Span) -> bool:
