@@ -89,6 +89,11 @@ def load_examples(path: Path = EXAMPLES) -> Labelled:
     return [(row["title"], row.get("text", ""), set(row["topics"])) for row in rows]
 
 
+def load_headlines(path: Path = EVERYDAY_HEADLINES) -> list[str]:
+    """A file of headlines, one per line (blank lines skipped)."""
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def load_article_pages(
     corpus: Path = ARTICLES, labels: Path = ARTICLE_LABELS
 ) -> list[tuple[str, str, set[str]]]:
@@ -104,6 +109,11 @@ def load_article_pages(
 
 def tag(tagger: Tagger, items: Sequence[tuple[str | None, str]]) -> list[Tagging]:
     return tagger.tag(list(items))
+
+
+def war_topics(tagger: Tagger, headlines: Sequence[str]) -> list[set[str]]:
+    """Per headline, the war's topics (the four of dev.jsonl) it is assigned."""
+    return [topics & set(DEV_TOPICS) for topics in passed_topics(tag(tagger, [(h, "") for h in headlines]))]
 
 
 def row_scores(taggings: Sequence[Tagging]) -> Scores:
@@ -246,10 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             count([truth for *_, truth in blind], blind_topics, DEV_TOPICS),
         )
     if EVERYDAY_HEADLINES.is_file():
-        headlines = [line for line in EVERYDAY_HEADLINES.read_text(encoding="utf-8").splitlines() if line]
-        war = [
-            topics & set(DEV_TOPICS) for topics in passed_topics(tag(tagger, [(h, "") for h in headlines]))
-        ]
+        headlines = load_headlines()
+        war = war_topics(tagger, headlines)
         print(
             f"\neveryday headlines naming a country at war: {sum(map(bool, war))} of {len(headlines)} "
             "get a war topic"
