@@ -496,18 +496,18 @@ def test_a_crossing_is_aid_when_it_is_opened_or_shut(tagger, title, assigned):
     assert ("humanitarian_aid" in topics_of(tag_one(tagger, title, ""))) is assigned
 
 
+def _one_topic(nlp: Language, **terms: list[str]) -> Tagger:
+    """A tagger of one topic, "calm", with the given strong, weak and `not` terms."""
+    return Tagger(nlp, parse_taxonomy({"version": "1", "topics": [{"name": "calm", **terms}]}))
+
+
 def test_a_gapped_phrase_from_a_taxonomy_file_with_alternatives(nlp):
-    data = {"version": "1", "topics": [{"name": "calm", "strong": ["halt|stop * storm|gale"]}]}
-    calm = Tagger(nlp, parse_taxonomy(data))
+    calm = _one_topic(nlp, strong=["halt|stop * storm|gale"])
     assert "calm" in topics_of(tag_one(calm, "Nothing can stop this autumn's gale", ""))
     assert "calm" in topics_of(tag_one(calm, "Halt storm", ""))
     assert topics_of(tag_one(calm, "A gale nobody could stop", "")) == {}  # the parts keep their order
     # no gap spans the line break between the title and the body
     assert topics_of(tag_one(calm, "Leaders call for a halt", "Storm warnings are out.")) == {}
-
-
-def _one_topic(nlp: Language, **terms: list[str]) -> Tagger:
-    return Tagger(nlp, parse_taxonomy({"version": "1", "topics": [{"name": "calm", **terms}]}))
 
 
 def test_a_gapped_phrase_of_several_words_per_alternative(nlp):
